@@ -1,0 +1,5 @@
+import sys
+
+from sentrix.cli.main import main
+
+sys.exit(main())
