@@ -113,3 +113,14 @@ def test_help_and_plugins_list_do_not_import_torch():
 def test_console_script_runs():
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.strip().startswith("sentrix ")
+
+
+def test_plugins_show_asks_for_kind_when_a_name_exists_in_several(capsys):
+    # `triplet` is both a loss and an evaluator among the built-ins
+    assert main(["plugins", "show", "triplet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: 'triplet' names a component of several kinds (losses, evaluators).\n"
+        "Fix: add --kind, e.g. `sentrix plugins show triplet --kind losses`.\n"
+    )
+    assert main(["plugins", "show", "triplet", "--kind", "evaluators"]) == 0
+    assert capsys.readouterr().out.startswith("triplet  (evaluators)\n")
