@@ -1,0 +1,293 @@
+"""Transformer: a Hugging Face text encoder that turns texts into token embeddings.
+
+The first module of almost every model. ``preprocess`` tokenizes texts (or text pairs), with an
+optional prompt prepended; ``forward`` runs the encoder and writes
+``features["token_embeddings"]`` (batch x tokens x hidden). Follow it with a Pooling module to
+get one vector per text.
+
+=====================  ==========================================================
+reads                  ``input_ids``, ``attention_mask`` (``token_type_ids``)
+writes                 ``token_embeddings`` (and ``all_layer_embeddings`` when the
+                       encoder is configured with ``output_hidden_states=True``)
+saved files            the encoder (``config.json``, ``model.safetensors``), the
+                       tokenizer files, ``sentence_bert_config.json``
+=====================  ==========================================================
+
+Example::
+
+    from sentrix import SentenceTransformer
+    from sentrix.models import Transformer, Pooling
+
+    word = Transformer("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=128)
+    model = SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension())])
+
+Reference: sentence-transformers ``Transformer`` module (Reimers & Gurevych, 2019,
+https://arxiv.org/abs/1908.10084); saved folders load in sentence-transformers 6.x unchanged.
+"""
+
+from __future__ import annotations
+
+import glob
+import inspect
+import os
+from typing import Any
+
+import torch
+
+from sentrix.errors import InvalidInputError
+from sentrix.module_base import InputModule
+
+_ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+_TEXT_MODALITY = {"text": {"method": "forward", "method_output_name": "last_hidden_state"}}
+_LEGACY_CONFIG_FILES = (
+    "sentence_bert_config.json",
+    "sentence_roberta_config.json",
+    "sentence_distilbert_config.json",
+    "sentence_camembert_config.json",
+    "sentence_albert_config.json",
+    "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+)
+
+
+def _check_local_weights(folder: str, allow_pickle: bool) -> None:
+    """Fail early, naming the file, on unreadable safetensors or unrequested pickle weights."""
+    safetensors_files = glob.glob(os.path.join(folder, "*.safetensors"))
+    for path in safetensors_files:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="pt") as handle:
+                handle.keys()
+        except Exception as exc:
+            raise InvalidInputError(
+                f"Could not read the weights file {path!r}: {exc}. The file is damaged or not a safetensors file. "
+                "Fix: restore or re-download the model folder."
+            ) from exc
+    if not safetensors_files and glob.glob(os.path.join(folder, "pytorch_model*.bin")) and not allow_pickle:
+        raise InvalidInputError(
+            f"{folder!r} holds only pickled 'pytorch_model.bin' weights, which sentrix does not load by default. "
+            "Fix: convert them to safetensors, or opt in with model_kwargs={'use_safetensors': False} "
+            "(they are then read with torch.load(weights_only=True))."
+        )
+
+
+class Transformer(InputModule):
+    """Wraps ``transformers.AutoModel`` + ``AutoTokenizer`` for text.
+
+    Args:
+        model_name_or_path: Hub id or local folder of a Hugging Face model.
+        max_seq_length: truncate inputs to this many tokens (default: the tokenizer's limit,
+            capped at the encoder's ``max_position_embeddings``).
+        model_kwargs, processor_kwargs, config_kwargs: passed to ``AutoModel``,
+            ``AutoTokenizer`` and ``AutoConfig`` ``from_pretrained``. ``tokenizer_args``,
+            ``model_args`` and ``config_args`` are accepted as older spellings.
+        do_lower_case: lower-case inputs before tokenizing.
+        tokenizer_name_or_path: load the tokenizer from elsewhere (default: the model's).
+        cache_dir: Hugging Face cache folder.
+        transformer_task, modality_config, module_output_name: stored for sentence-transformers
+            compatibility; only the text ``feature-extraction`` setting is supported.
+    """
+
+    config_file_name = "sentence_bert_config.json"
+    config_keys = ["transformer_task", "modality_config", "module_output_name"]
+    module_type = "sentence_transformers.base.modules.transformer.Transformer"
+    save_in_root = True
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        max_seq_length: int | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        cache_dir: str | None = None,
+        do_lower_case: bool = False,
+        tokenizer_name_or_path: str | None = None,
+        transformer_task: str = "feature-extraction",
+        modality_config: dict[str, Any] | None = None,
+        module_output_name: str | None = None,
+        backend: str = "torch",
+        **legacy: Any,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoTokenizer
+
+        model_kwargs = {**legacy.pop("model_args", {}), **(model_kwargs or {})}
+        processor_kwargs = {**legacy.pop("tokenizer_args", {}), **(processor_kwargs or {})}
+        config_kwargs = {**legacy.pop("config_args", {}), **(config_kwargs or {})}
+        legacy.pop("processing_kwargs", None)
+        legacy.pop("unpad_inputs", None)
+        if legacy:
+            raise TypeError(f"Transformer got unexpected arguments: {sorted(legacy)}")
+        if transformer_task != "feature-extraction" or backend != "torch":
+            raise ValueError(
+                f"Transformer supports transformer_task='feature-extraction' with backend='torch' only, got "
+                f"transformer_task={transformer_task!r}, backend={backend!r}."
+            )
+        if cache_dir is not None:
+            for kwargs in (model_kwargs, processor_kwargs, config_kwargs):
+                kwargs.setdefault("cache_dir", cache_dir)
+        self.transformer_task = transformer_task
+        self.modality_config = modality_config or dict(_TEXT_MODALITY)
+        self.module_output_name = module_output_name or "token_embeddings"
+        self.do_lower_case = do_lower_case
+        self._prompt_lengths: dict[str, int] = {}
+
+        config = AutoConfig.from_pretrained(model_name_or_path, **config_kwargs)
+        if hasattr(config, "use_cache"):
+            config.use_cache = config_kwargs.get("use_cache", False)
+        self.model = self._load_model(model_name_or_path, config, model_kwargs)
+        self._forward_params = set(inspect.signature(self.model.forward).parameters)
+
+        if max_seq_length is not None:
+            processor_kwargs.setdefault("model_max_length", max_seq_length)
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_name_or_path or model_name_or_path, **processor_kwargs)
+        limit = getattr(self.config, "max_position_embeddings", -1)
+        if "model_max_length" not in processor_kwargs and limit not in (None, -1):
+            self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, limit)
+        if do_lower_case:
+            self._add_lowercase()
+
+    @staticmethod
+    def _load_model(model_name_or_path: str, config, model_kwargs: dict[str, Any]):
+        import transformers
+
+        model_kwargs = dict(model_kwargs)
+        model_kwargs.setdefault("use_safetensors", True)
+        if model_kwargs["use_safetensors"] is False:
+            model_kwargs["use_safetensors"] = None  # let transformers fall back to a .bin (weights_only)
+        folder = os.path.join(model_name_or_path, model_kwargs.get("subfolder") or "")
+        if os.path.isdir(folder):
+            _check_local_weights(folder, allow_pickle=model_kwargs["use_safetensors"] is None)
+        model_cls = getattr(transformers, _ENCODER_ONLY.get(config.model_type, "AutoModel"))
+        return model_cls.from_pretrained(model_name_or_path, config=config, **model_kwargs)
+
+    def _add_lowercase(self) -> None:
+        from tokenizers import normalizers
+
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            self.tokenizer.do_lower_case = True
+            return
+        current = backend.normalizer
+        if current is not None and "Lowercase" in repr(current):
+            return
+        steps = [normalizers.Lowercase()] + ([current] if current is not None else [])
+        backend.normalizer = normalizers.Sequence(steps)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def auto_model(self):
+        """The underlying ``transformers`` model."""
+        return self.model
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def processor(self):
+        return self.tokenizer
+
+    @property
+    def max_seq_length(self) -> int | None:
+        return self.tokenizer.model_max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int | None) -> None:
+        self.tokenizer.model_max_length = value
+
+    def get_embedding_dimension(self) -> int:
+        return self.config.hidden_size
+
+    get_word_embedding_dimension = get_embedding_dimension
+
+    @classmethod
+    def contract_example(cls) -> Transformer:
+        """A tiny random BERT (2 layers, hidden 32) for the module contract tests."""
+        import tempfile
+
+        from sentrix.testing.tiny_models import tiny_hf_folder
+
+        return cls(str(tiny_hf_folder(tempfile.mkdtemp(prefix="sentrix-transformer-"))))
+
+    # ------------------------------------------------------------------ processing
+    def preprocess(
+        self, inputs: list, prompt: str | None = None, task: str | None = None, max_length: int | None = None, **kwargs
+    ) -> dict[str, Any]:
+        """Tokenize texts or text pairs (tuples) into padded tensors; records ``prompt_length``."""
+        if not inputs:
+            return {}
+        if prompt:
+            inputs = self._prepend_prompt(inputs, prompt)
+        pairs = isinstance(inputs[0], (tuple, list))
+        columns = list(zip(*inputs)) if pairs else [list(inputs)]
+        tokenizer_kwargs: dict[str, Any] = {"padding": True, "truncation": "longest_first", "return_tensors": "pt"}
+        if max_length is not None:
+            tokenizer_kwargs["max_length"] = max_length
+        features = dict(self.tokenizer(*columns, **tokenizer_kwargs))
+        if prompt:
+            features["prompt_length"] = self._prompt_length(prompt)
+        return features
+
+    def _prompt_length(self, prompt: str) -> int:
+        if prompt not in self._prompt_lengths:
+            ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+            length = len(ids)
+            if ids and ids[-1] in set(self.tokenizer.all_special_ids):
+                length -= 1
+            self._prompt_lengths[prompt] = length
+        return self._prompt_lengths[prompt]
+
+    def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:
+        inputs = {k: v for k, v in features.items() if k in self._forward_params and isinstance(v, torch.Tensor)}
+        output = self.model(**inputs, return_dict=True)
+        features[self.module_output_name] = output.last_hidden_state
+        if getattr(self.config, "output_hidden_states", False) and output.hidden_states is not None:
+            features["all_layer_embeddings"] = output.hidden_states
+        return features
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, output_path: str, *args, safe_serialization: bool = True, **kwargs) -> None:
+        self.model.save_pretrained(output_path, safe_serialization=safe_serialization)
+        self.tokenizer.save_pretrained(output_path)
+        self.save_config(output_path)
+
+    @classmethod
+    def load(
+        cls,
+        model_name_or_path: str,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        trust_remote_code: bool = False,
+        model_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Transformer:
+        """Build from a saved folder: ``sentence_bert_config.json`` (or a legacy name) plus the
+        encoder and tokenizer files. Caller kwargs win over Hub kwargs, which win over the file."""
+        config: dict[str, Any] = {}
+        for filename in _LEGACY_CONFIG_FILES:
+            config = cls.load_config(model_name_or_path, subfolder, filename, token, cache_folder, revision,
+                                     local_files_only)
+            if config:
+                break
+        hub = {"subfolder": subfolder, "token": token, "cache_dir": cache_folder, "revision": revision,
+               "local_files_only": local_files_only, "trust_remote_code": trust_remote_code}
+        merged = {}
+        for new, old, given in (("model_kwargs", "model_args", model_kwargs),
+                                ("processor_kwargs", "tokenizer_args", processor_kwargs),
+                                ("config_kwargs", "config_args", config_kwargs)):
+            saved = dict(config.pop(new, None) or config.pop(old, None) or {})
+            config.pop(old, None)
+            saved.pop("trust_remote_code", None)  # a saved file may not grant itself remote code
+            merged[new] = {**saved, **hub, **(given or {})}
+        if not subfolder:
+            for key in merged.values():
+                key.pop("subfolder")
+        return cls(model_name_or_path, **merged, **config)
