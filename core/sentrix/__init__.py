@@ -24,8 +24,16 @@ _LAZY: dict[str, str] = {
     "SentenceTransformerDataCollator": "sentrix.data_collator",
     "SimilarityFunction": "sentrix.similarity",
     "quantize_embeddings": "sentrix.util",
+    "mine_hard_negatives": "sentrix.util",
+    "InputExample": "sentrix.fit_mixin",
+    "LoggingHandler": "sentrix.util.logging",
+    "DefaultBatchSampler": "sentrix.sampler",
+    "MultiDatasetDefaultBatchSampler": "sentrix.sampler",
 }
-_SUBMODULES = {"losses", "evaluation", "models", "util", "registry", "testing", "plugin_api", "sampler"}
+_SUBMODULES = {
+    "losses", "evaluation", "models", "util", "registry", "testing", "plugin_api", "sampler",
+    "training_args", "trainer", "model_card", "data_collator", "sentence_transformer", "base",
+}
 
 __all__ = ["__version__", "hookimpl", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -57,12 +57,32 @@ class InputExample:
         return f"<InputExample> label: {self.label}, texts: {'; '.join(self.texts)}"
 
 
+def _identity(batch: Any) -> Any:
+    return batch
+
+
+def _items_of(loader: Any) -> list[Any]:
+    """The examples of a legacy DataLoader, in the order one pass over it yields them.
+
+    Iterating the loader (its collate function swapped for the identity meanwhile) keeps its
+    shuffle order and draws from the same random state as the old training loop did, so a seeded
+    script sees the same row order as under sentence-transformers.
+    """
+    if not hasattr(loader, "collate_fn") or not hasattr(loader, "dataset"):
+        return list(loader)
+    original = loader.collate_fn
+    loader.collate_fn = _identity
+    try:
+        return [item for batch in loader for item in batch]
+    finally:
+        loader.collate_fn = original
+
+
 def _rows_of(loader: Any) -> tuple[list[list[str]], list[Any]]:
     """All (texts, label) rows of a legacy DataLoader, read without its collate function."""
-    dataset = getattr(loader, "dataset", loader)
     texts: list[list[str]] = []
     labels: list[Any] = []
-    for item in dataset:
+    for item in _items_of(loader):
         if hasattr(item, "texts"):
             texts.append(list(item.texts))
             labels.append(getattr(item, "label", 0))
@@ -159,7 +179,7 @@ def fit(
         datasets[name] = dataset
         losses[name] = loss
         loader_batch = getattr(loader, "batch_size", None) or getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
-        batch_size = batch_size or loader_batch or 16
+        batch_size = loader_batch or batch_size or 16  # the last objective's, as the old loop had it
         if type(getattr(loader, "batch_sampler", None)).__name__.startswith("NoDuplicates") or type(loader).__name__ == "NoDuplicatesDataLoader":
             batch_sampler = BatchSamplers.NO_DUPLICATES
 
@@ -170,8 +190,10 @@ def fit(
         else:
             logger.warning("model.fit: `steps_per_epoch` with epochs > 1 is ignored; each epoch uses all data.")
 
-    output_dir = checkpoint_path or os.path.join("checkpoints", "model")
-    eval_strategy = "steps" if evaluation_steps and evaluation_steps > 0 else ("epoch" if evaluator is not None else "no")
+    output_dir = checkpoint_path or _unused_checkpoint_dir()
+    # As in the old loop: the evaluator runs after every epoch (see _EpochEndEvaluation) and, when
+    # evaluation_steps is set, also every evaluation_steps steps through the trainer.
+    eval_strategy = "steps" if evaluation_steps and evaluation_steps > 0 else "no"
     args = SentenceTransformerTrainingArguments(
         output_dir=output_dir,
         batch_sampler=batch_sampler,
@@ -182,8 +204,6 @@ def fit(
         max_steps=max_steps,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
-        warmup_steps=int(warmup_steps),
-        lr_scheduler_type=scheduler_type,
         eval_strategy=eval_strategy,
         eval_steps=evaluation_steps if evaluation_steps and evaluation_steps > 0 else None,
         max_grad_norm=max_grad_norm,
@@ -220,11 +240,40 @@ def fit(
                 self.best = score
                 model.save(output_path)
 
-    optimizer_kwargs = None
-    if optimizer_class is not None:
-        optimizer_kwargs = (optimizer_class, {"lr": learning_rate, **optimizer_params})
-    elif optimizer_params:
-        optimizer_kwargs = (torch.optim.AdamW, {"lr": learning_rate, **optimizer_params})
+    class _EpochEndEvaluation(TrainerCallback):
+        """Runs the evaluator after each epoch, writing its files to ``<output_path>/eval``."""
+
+        def __init__(self) -> None:
+            self.trainer: Any = None
+            self.eval_folder = os.path.join(output_path, "eval") if output_path is not None else None
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if self.eval_folder is not None:
+                os.makedirs(self.eval_folder, exist_ok=True)
+            metrics = evaluator(model, output_path=self.eval_folder, epoch=state.epoch, steps=state.global_step)
+            if not isinstance(metrics, dict):
+                metrics = {"evaluator": metrics}
+            metrics = {key if key.startswith("eval_") else f"eval_{key}": value for key, value in metrics.items()}
+            if self.trainer is not None:
+                self.trainer.callback_handler.on_evaluate(args, state, control, metrics=metrics)
+
+    epoch_end_evaluation = _EpochEndEvaluation() if evaluator is not None else None
+    # The optimiser and schedule of the old loop: AdamW over the model and the losses (bias and
+    # LayerNorm weights without decay), warmup then decay over (smallest dataset // batch) * epochs
+    # * objectives steps.
+    named_parameters = list(torch.nn.ModuleDict({"model": self, **losses}).named_parameters())
+    no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")
+    parameter_groups = [
+        {"params": [p for n, p in named_parameters if not any(nd in n for nd in no_decay)], "weight_decay": weight_decay},
+        {"params": [p for n, p in named_parameters if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = (optimizer_class or torch.optim.AdamW)(parameter_groups, lr=learning_rate, **optimizer_params)
+    if max_steps > 0:
+        total_steps = max_steps
+    else:
+        per_epoch = steps_per_epoch or min(len(d) // batch_size for d in datasets.values())
+        total_steps = int(per_epoch * epochs) * len(losses)
+    lr_scheduler = _legacy_scheduler(optimizer, scheduler_type, int(warmup_steps), total_steps)
 
     trainer = SentenceTransformerTrainer(
         model=self,
@@ -232,9 +281,11 @@ def fit(
         train_dataset=DatasetDict(datasets),
         loss=losses,
         evaluator=evaluator,
-        callbacks=[_LegacyEvaluationCallback()],
-        optimizer_cls_and_kwargs=optimizer_kwargs,
+        callbacks=[c for c in (epoch_end_evaluation, _LegacyEvaluationCallback()) if c is not None],
+        optimizers=(optimizer, lr_scheduler),
     )
+    if epoch_end_evaluation is not None:
+        epoch_end_evaluation.trainer = trainer
     resume: Any = None
     if checkpoint_path is not None and resume_from_checkpoint:
         from sentrix.trainer import last_complete_checkpoint
@@ -245,6 +296,30 @@ def fit(
     trainer.train(resume_from_checkpoint=resume)
     if output_path is not None and (evaluator is None or not save_best_model):
         self.save(output_path)
+
+
+def _legacy_scheduler(optimizer: Any, scheduler_type: str, warmup_steps: int, total_steps: int) -> Any:
+    import transformers
+
+    if scheduler_type == "constant":
+        return transformers.get_constant_schedule(optimizer)
+    if scheduler_type == "constant_with_warmup":
+        return transformers.get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup_steps)
+    factory = {
+        "linear": transformers.get_linear_schedule_with_warmup,
+        "cosine": transformers.get_cosine_schedule_with_warmup,
+        "cosine_with_restarts": transformers.get_cosine_with_hard_restarts_schedule_with_warmup,
+    }[scheduler_type]
+    return factory(optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
+
+
+def _unused_checkpoint_dir() -> str:
+    """``checkpoints/model`` in the working directory, or ``checkpoints/model_<n>`` when that holds files."""
+    candidate, index = os.path.join("checkpoints", "model"), 0
+    while os.path.isdir(candidate) and os.listdir(candidate):
+        index += 1
+        candidate = os.path.join("checkpoints", f"model_{index}")
+    return candidate
 
 
 class FitMixin:

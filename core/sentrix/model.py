@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from tqdm.autonotebook import trange
 
 from sentrix.errors import InvalidInputError
+from sentrix.fit_mixin import FitMixin
 from sentrix.module_base import InputModule, Module, resolve_module_class
 from sentrix.util.quantization import PRECISIONS, quantize_embeddings
 from sentrix.util.tensor import batch_to_device
@@ -75,7 +76,7 @@ def _class(name: str) -> type:
     return modules.get(name)
 
 
-class SentenceTransformer(nn.Sequential):
+class SentenceTransformer(nn.Sequential, FitMixin):
     """Loads or builds a sentence-embedding model. See the module docstring for what it loads.
 
     Args:

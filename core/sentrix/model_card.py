@@ -195,7 +195,7 @@ class SentenceTransformerModelCardData:
         "semantic textual similarity, semantic search, paraphrase mining, text classification, clustering, and more"
     )
     tags: list[str] | None = field(
-        default_factory=lambda: ["sentence-transformers", "sentence-similarity", "feature-extraction", "sentrix"]
+        default_factory=lambda: ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense", "sentrix"]
     )
     local_files_only: bool = False
     generate_widget_examples: bool = True
@@ -279,6 +279,7 @@ class SentenceTransformerModelCardData:
             if citation:
                 self.citations[type(loss).__name__] = citation
             self.add_component("loss", loss)
+        self.add_tags([f"loss:{name}" for name in dict.fromkeys(type(loss).__name__ for loss in _with_inner_losses(items))])
 
     def add_component(self, kind: str, obj: Any) -> None:
         """Remember a component used to build/train the model, for the provenance table."""
@@ -370,10 +371,33 @@ class SentenceTransformerModelCardData:
             data["datasets"] = sorted(set(ids))
         if self.widget:
             data["widget"] = self.widget
-        metrics = [m for r in self.eval_results for m in r["metrics"]]
+        metrics: list[str] = []
+        model_index_results = []
+        for result in self.eval_results:
+            short = self.short_metric_names(result)
+            metrics.extend(key for key in short if key not in metrics)
+            model_index_results.extend(_model_index_results(result, short))
         if metrics:
             data["metrics"] = metrics
+        if model_index_results:
+            from huggingface_hub.repocard_data import eval_results_to_model_index
+
+            data["model-index"] = eval_results_to_model_index(self.card_title(), model_index_results)
         return redact_secrets(data)
+
+    def card_title(self) -> str:
+        """The card's title: ``model_name``, else "SentenceTransformer based on <base model>"."""
+        if self.model_name:
+            return self.model_name
+        return f"SentenceTransformer based on {self.base_model}" if self.base_model else "SentenceTransformer"
+
+    @staticmethod
+    def short_metric_names(result: dict[str, Any]) -> dict[str, Any]:
+        """An evaluator's metrics without its ``<name>_`` prefix (when every key carries it)."""
+        name, metrics = result["name"], result["metrics"]
+        if name and all(key.startswith(name + "_") for key in metrics):
+            return {key[len(name) + 1 :]: value for key, value in metrics.items()}
+        return dict(metrics)
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
@@ -383,6 +407,53 @@ class SentenceTransformerModelCardData:
             out[f.name] = getattr(self, f.name)
         out["eval_results"] = [{k: v for k, v in r.items() if k != "evaluator"} for r in self.eval_results]
         return redact_secrets(_plain(out))
+
+
+def _with_inner_losses(items: list[tuple[Any, Any]]) -> list[Any]:
+    """The losses of ``items`` plus the losses they wrap (e.g. MatryoshkaLoss(loss=...)), each once."""
+    losses = [loss for _, loss in items]
+    index = 0
+    while index < len(losses):
+        for attribute in ("loss", "document_regularizer", "query_regularizer"):
+            inner = getattr(losses[index], attribute, None)
+            if inner is not None and callable(inner) and not any(inner is known for known in losses):
+                losses.append(inner)
+        index += 1
+    return losses
+
+
+def _model_index_results(result: dict[str, Any], metrics: dict[str, Any]) -> list[Any]:
+    """The Hub ``model-index`` entries (huggingface_hub ``EvalResult``) of one evaluator's numeric metrics."""
+    from huggingface_hub.repocard_data import EvalResult
+
+    description = str(result["description"])
+    name = result["name"] or None
+    entries = []
+    for key, value in metrics.items():
+        number = _as_float(value)
+        if number is None:
+            continue
+        entries.append(
+            EvalResult(
+                task_name=description,
+                task_type=description.lower().replace(" ", "-"),
+                dataset_type=name or "unknown",
+                dataset_name=name.replace("_", " ").replace("-", " ") if name else "Unknown",
+                metric_name=key.replace("_", " ").title(),
+                metric_type=key,
+                metric_value=number,
+            )
+        )
+    return entries
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        if isinstance(value, str) and " " in value:
+            return _as_float(value.split()[0])
+        return None
 
 
 def _shorten(value: Any, limit: int = 120) -> Any:
@@ -444,9 +515,7 @@ def generate_model_card(model: Any, trainer: Any | None = None) -> str:
     if trainer is not None and not card.losses and getattr(trainer, "loss", None) is not None:
         card.set_losses(trainer.loss)
 
-    title = card.model_name or (
-        f"SentenceTransformer based on {card.base_model}" if card.base_model else "SentenceTransformer"
-    )
+    title = card.card_title()
     lines: list[str] = ["---", _yaml(card.to_yaml_dict()), "---", "", f"# {title}", ""]
     trained_on = ", ".join(d["name"] for d in card.train_datasets if d.get("name") not in (None, "train", "unnamed")) or None
     lines.append(
@@ -597,6 +666,9 @@ def make_model_card_callback(default_args: dict[str, Any]) -> Any:
             card.add_tags("generated_from_trainer")
             if trainer.train_dataset is not None and not card.train_datasets:
                 card.train_datasets = card.infer_datasets(trainer.train_dataset, None if isinstance(trainer.train_dataset, dict) else "train")
+                size = sum(d.get("size") or 0 for d in card.train_datasets)
+                if size:
+                    card.add_tags(f"dataset_size:{size}")
             if trainer.eval_dataset is not None and not card.eval_datasets:
                 card.eval_datasets = card.infer_datasets(trainer.eval_dataset, None if isinstance(trainer.eval_dataset, dict) else "eval")
             card.set_losses(trainer.loss)

@@ -1069,8 +1069,9 @@ class SentenceTransformerTrainer(Trainer):
         )
         if self.evaluator is None:
             return output
-        # With several eval datasets the evaluator runs once (with the first), under the plain "eval" prefix.
-        if isinstance(self.eval_dataset, dict) and metric_key_prefix.startswith("eval_"):
+        # During training with several eval datasets the evaluator runs once (with the first), under the plain
+        # "eval" prefix; an explicit trainer.evaluate() runs it for each, prefixed with that dataset's name.
+        if self.is_in_train and isinstance(self.eval_dataset, dict) and metric_key_prefix.startswith("eval_"):
             if metric_key_prefix[5:] == list(self.eval_dataset.keys())[0]:
                 metric_key_prefix = "eval"
             else:
@@ -1078,10 +1079,10 @@ class SentenceTransformerTrainer(Trainer):
         metrics: dict[str, Any] = {}
         if self.is_world_process_zero():
             output_path = None
-            if self.args.should_save and self.is_in_train:
+            if self.args.output_dir:
                 output_path = os.path.join(self.args.output_dir, "eval")
                 os.makedirs(output_path, exist_ok=True)
-            metrics = self.evaluator(self.model, output_path=output_path, epoch=self.state.epoch or 0, steps=self.state.global_step)
+            metrics = self.evaluator(self.model, output_path=output_path, epoch=self.state.epoch, steps=self.state.global_step)
             if not isinstance(metrics, dict):
                 metrics = {"evaluator": metrics}
             card = getattr(self.model, "model_card_data", None)

@@ -40,6 +40,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import logging
 import json
 import re
 from collections.abc import Callable
@@ -50,6 +51,8 @@ from transformers import TrainingArguments
 from transformers.utils import ExplicitEnum
 
 from sentrix.errors import InvalidInputError
+
+logger = logging.getLogger(__name__)
 
 
 class BatchSamplers(ExplicitEnum):
@@ -126,8 +129,35 @@ class SentenceTransformerTrainingArguments(TrainingArguments):
         default_factory=dict,
         metadata={"help": "Regular expression on parameter names -> learning rate. JSON accepted."},
     )
+    # transformers 5 folded warmup_ratio into warmup_steps (a float < 1 is a ratio); scripts written for
+    # sentence-transformers still pass warmup_ratio, so it is accepted and moved into warmup_steps.
+    warmup_ratio: Union[float, None] = field(  # noqa: UP007
+        default=None,
+        metadata={"help": "Deprecated: give the warmup ratio as a float `warmup_steps` instead."},
+    )
 
     def __post_init__(self) -> None:
+        if self.warmup_ratio is not None:
+            if not isinstance(self.warmup_ratio, (int, float)) or not 0 <= self.warmup_ratio <= 1:
+                raise InvalidInputError(
+                    f"`warmup_ratio` must be a number between 0 and 1; got {self.warmup_ratio!r}. "
+                    "Better still, pass the ratio as `warmup_steps` (a float below 1 is read as a ratio)."
+                )
+            if self.warmup_steps == 0:
+                self.warmup_steps = float(self.warmup_ratio)
+                logger.warning(
+                    "`warmup_ratio` is deprecated in transformers 5; moved %s into `warmup_steps`, which reads a "
+                    "float below 1 as a ratio. Pass `warmup_steps=%s` to silence this warning.",
+                    self.warmup_ratio,
+                    self.warmup_ratio,
+                )
+            else:
+                logger.warning(
+                    "Both `warmup_ratio` (%s) and `warmup_steps` (%s) were given; `warmup_steps` wins.",
+                    self.warmup_ratio,
+                    self.warmup_steps,
+                )
+            self.warmup_ratio = None
         # Parse our JSON dict fields first, so a malformed one gets our message rather than a bare JSONDecodeError.
         for name in ("prompts", "router_mapping", "learning_rate_mapping"):
             value = getattr(self, name)

@@ -39,3 +39,62 @@ def test_unknown_attribute_is_an_attribute_error_with_the_registry_message():
     message = str(info.value)
     assert message.startswith("module 'sentrix.losses' has no attribute 'CoSentLoss'.\nUnknown loss 'CoSentLoss'.\n")
     assert "Did you mean 'CoSENTLoss'" in message
+
+
+def test_sentence_transformers_6_module_paths_are_the_same_modules():
+    import importlib
+
+    import sentrix.losses
+    import sentrix.training_args
+
+    pairs = {
+        "sentrix.sentence_transformer.losses": "sentrix.losses",
+        "sentrix.sentence_transformer.evaluation": "sentrix.evaluation",
+        "sentrix.sentence_transformer.training_args": "sentrix.training_args",
+        "sentrix.sentence_transformer.trainer": "sentrix.trainer",
+        "sentrix.sentence_transformer.model": "sentrix.model",
+        "sentrix.sentence_transformer.readers": "sentrix.fit_mixin",
+        "sentrix.base.sampler": "sentrix.sampler",
+    }
+    for alias, target in pairs.items():
+        assert importlib.import_module(alias) is importlib.import_module(target), alias
+    from sentrix.sentence_transformer.losses import CoSENTLoss
+
+    assert CoSENTLoss is sentrix.losses.CoSENTLoss
+    import sentrix.sentence_transformer as st_package
+
+    assert st_package.training_args is sentrix.training_args
+    with pytest.raises(AttributeError, match="has no attribute 'nonexistent'"):
+        st_package.nonexistent  # noqa: B018
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("sentrix.sentence_transformer.nonexistent")
+
+
+def test_top_level_names_of_sentence_transformers():
+    import logging
+
+    import sentrix
+    from sentrix import InputExample, LoggingHandler, SentenceTransformer, mine_hard_negatives
+
+    example = InputExample(texts=["a", "b"], label=0.5)
+    assert example.texts == ["a", "b"] and example.label == 0.5
+    assert callable(mine_hard_negatives) and callable(SentenceTransformer.fit)
+    assert isinstance(LoggingHandler(), logging.Handler)
+    assert {"DefaultBatchSampler", "MultiDatasetDefaultBatchSampler", "InputExample"} <= set(dir(sentrix))
+
+
+def test_logging_handler_writes_above_progress_bars(capsys):
+    import logging
+
+    from sentrix import LoggingHandler
+
+    logger = logging.getLogger("sentrix.test.logging_handler")
+    handler = LoggingHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    try:
+        logger.warning("hello %s", "there")
+    finally:
+        logger.removeHandler(handler)
+    captured = capsys.readouterr()
+    assert "WARNING hello there" in captured.out + captured.err

@@ -277,3 +277,18 @@ def test_iterable_dataset_without_features(tmp_path, model):
     assert data.column_names is None
     with pytest.raises(InvalidInputError, match="IterableDataset without features"):
         SentenceTransformerTrainer(model=model, args=make_args(tmp_path), train_dataset=data)
+
+
+def test_warmup_ratio_is_accepted_and_moved_into_warmup_steps(tmp_path, caplog):
+    import logging
+
+    from sentrix import SentenceTransformerTrainingArguments
+
+    with caplog.at_level(logging.WARNING, logger="sentrix.training_args"):
+        args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), warmup_ratio=0.25, report_to="none")
+    assert args.warmup_steps == 0.25 and args.warmup_ratio is None
+    assert "Pass `warmup_steps=0.25`" in caplog.text
+    both = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), warmup_ratio=0.25, warmup_steps=3, report_to="none")
+    assert both.warmup_steps == 3
+    with pytest.raises(InvalidInputError, match=r"`warmup_ratio` must be a number between 0 and 1; got 2"):
+        SentenceTransformerTrainingArguments(output_dir=str(tmp_path), warmup_ratio=2, report_to="none")

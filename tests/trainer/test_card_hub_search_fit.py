@@ -55,6 +55,14 @@ def test_model_card_records_data_losses_args_logs_metrics_and_provenance(tmp_pat
     assert "| loss | CoSENTLoss | sentrix |" in card  # provenance
     assert "## Acme Audit" in card and "trained by a trainer: True" in card  # hook section
     assert "Resolved Configuration" in card
+    import yaml
+
+    meta = yaml.safe_load(card.split("---", 2)[1])
+    assert {"dense", "generated_from_trainer", "loss:CoSENTLoss", f"dataset_size:{len(pair_score_dataset)}"} <= set(meta["tags"])
+    assert meta["metrics"] == ["pearson_cosine", "spearman_cosine"]  # Hub metric names, without the evaluator's name
+    results = meta["model-index"][0]["results"]
+    assert results[0]["dataset"] == {"name": "sts dev", "type": "sts-dev"}
+    assert [m["type"] for m in results[0]["metrics"]] == ["pearson_cosine", "spearman_cosine"]
     for path, data in _all_bytes(tmp_path / "final"):
         assert TOKEN.encode() not in data, f"token leaked into {path}"
 
@@ -158,6 +166,32 @@ def test_legacy_fit_trains_and_saves(tmp_path, model):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert (tmp_path / "fit-out" / "modules.json").is_file()
     assert any(n.startswith("checkpoint-") for n in os.listdir(tmp_path / "ckpt"))
+
+
+def test_legacy_fit_evaluates_each_epoch_into_the_output_folder(tmp_path, model, monkeypatch):
+    from torch.utils.data import DataLoader
+
+    from sentrix.evaluation import EmbeddingSimilarityEvaluator
+    from sentrix.fit_mixin import InputExample
+    from sentrix.losses import CosineSimilarityLoss
+
+    monkeypatch.chdir(tmp_path)  # fit's default checkpoint folder is relative to the working directory
+    examples = [InputExample(texts=["a cat sat", "a cat sits"], label=0.9), InputExample(texts=["a dog", "the sun"], label=0.1),
+                InputExample(texts=["red car", "a red car"], label=0.8), InputExample(texts=["a man eats", "blue sky"], label=0.0)]
+    evaluator = EmbeddingSimilarityEvaluator(["a cat sat", "a dog", "red car"], ["a cat sits", "the sun", "a red car"],
+                                             [0.9, 0.1, 0.8], name="sts-dev")
+    scores = []
+    model.fit(
+        train_objectives=[(DataLoader(examples * 2, batch_size=4, shuffle=True), CosineSimilarityLoss(model))],
+        evaluator=evaluator, epochs=2, warmup_steps=1, output_path="fit-out", show_progress_bar=False,
+        callback=lambda score, epoch, steps: scores.append((epoch, steps)),
+    )
+    assert scores == [(1.0, 2), (2.0, 4)]  # once after each epoch
+    csv_lines = (tmp_path / "fit-out" / "eval" / "similarity_evaluation_sts-dev_results.csv").read_text().splitlines()
+    assert len(csv_lines) == 3  # header + one row per epoch
+    assert (tmp_path / "fit-out" / "modules.json").is_file()  # the best model was saved there
+    # No step evaluation and no checkpoints: nothing is written to the default checkpoint folder.
+    assert not [p for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()]
 
 
 def test_callbacks_by_registered_name_and_callback_methods(tmp_path, model, pair_score_dataset):

@@ -244,13 +244,20 @@ def test_eval_loss_per_eval_dataset_and_evaluator_keys(tmp_path, model, pair_sco
         loss="cosent",
         evaluator=evaluator,
     )
+    # Outside training, as in sentence-transformers: the evaluator runs once per eval dataset, its keys
+    # prefixed with that dataset's name.
     metrics = trainer.evaluate()
     assert "eval_sts_a_loss" in metrics and "eval_sts_b_loss" in metrics
-    assert "eval_sts-dev_spearman_cosine" in metrics and "eval_sts-dev_pearson_cosine" in metrics
+    for name in ("sts_a", "sts_b"):
+        assert f"eval_{name}_sts-dev_spearman_cosine" in metrics and f"eval_{name}_sts-dev_pearson_cosine" in metrics
+    assert metrics["eval_sts_a_loss"] != metrics["eval_sts_b_loss"]
+    # During training: one loss per eval dataset, and the evaluator once, under the plain "eval_" prefix.
     history = trainer.train()
     assert history.global_step == 2
     logged = [entry for entry in trainer.state.log_history if "eval_sts_a_loss" in entry]
-    assert logged and "eval_sts-dev_spearman_cosine" in {k for e in trainer.state.log_history for k in e}
+    logged_keys = {k for e in trainer.state.log_history for k in e}
+    assert logged and "eval_sts-dev_spearman_cosine" in logged_keys
+    assert "eval_sts_b_sts-dev_spearman_cosine" not in logged_keys
 
 
 @pytest.mark.oracle

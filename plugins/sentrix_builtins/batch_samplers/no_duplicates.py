@@ -65,9 +65,10 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
         ``len(sampler)`` is the batch count of plain batching (``ceil(rows / batch_size)``, or
         ``floor`` with ``drop_last``) and every epoch yields exactly that many batches: when
         duplicates leave a pass short of full batches, another shuffled pass tops it up (those rows
-        then appear twice in the epoch; a warning says how many batches); when duplicates split the
-        tail of a pass into more small batches than announced, the surplus small batches are left
-        out for this epoch (a warning says how many rows).
+        then appear twice in the epoch; a warning says how many batches). Without ``drop_last``,
+        duplicates can split the tail of a pass into more small batches than announced; those
+        batches are still yielded, so that every row is seen once per epoch (an evaluation never
+        skips rows), and a warning says how many extra batches there were.
 
     Data it needs
         =============================  ===============================================
@@ -292,22 +293,22 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
 
         yielded = 0
         first_pass = self._one_pass(generator, row_values)
+        # The first pass is never cut short: without drop_last its small tail batches may outnumber
+        # len(), and cutting them would leave rows out of the epoch (and out of an evaluation).
         for batch in first_pass:
-            if yielded == expected:
-                left_out = len(batch) + sum(len(b) for b in first_pass)
-                self._warn_once(
-                    "surplus",
-                    "%s: duplicate values split epoch %d into more batches than the %d announced; "
-                    "%d rows that could not join a batch without a duplicate wait for the next epoch "
-                    "(logged once per sampler).",
-                    name,
-                    self.epoch,
-                    expected,
-                    left_out,
-                )
-                return
             yield batch
             yielded += 1
+        if yielded > expected:
+            self._warn_once(
+                "surplus",
+                "%s: duplicate values split epoch %d into %d batches, %d more than the %d announced, so that "
+                "every row is still seen once (logged once per sampler).",
+                name,
+                self.epoch,
+                yielded,
+                yielded - expected,
+                expected,
+            )
 
         if yielded < expected:
             self._warn_once(
