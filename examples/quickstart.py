@@ -57,7 +57,7 @@ def main() -> None:
         num_train_epochs=args.epochs,
         per_device_train_batch_size=16,
         learning_rate=2e-5,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # a float below 1: a fraction of the training steps
         seed=42,
         logging_steps=5,
         save_strategy="no",
