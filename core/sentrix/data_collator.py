@@ -172,7 +172,15 @@ class SentenceTransformerDataCollator:
         for column in columns:
             task = routes.get(column)
             prompt = prompts if isinstance(prompts, str) else (prompts or {}).get(column)
-            tokenized = self._tokenize([row[column] for row in features], prompt, task)
+            values = [row[column] for row in features]
+            if any(value is None for value in values):
+                where = f" of dataset {dataset_name!r}" if dataset_name else ""
+                raise InvalidInputError(
+                    f"Text column {column!r}{where} has a missing value (None) in "
+                    f"{sum(value is None for value in values)} row(s) of this batch; every row needs a text in every "
+                    f"input column. Fix: `dataset = dataset.filter(lambda r: r[{column!r}] is not None)`."
+                )
+            tokenized = self._tokenize(values, prompt, task)
             for name, value in tokenized.items():
                 batch[f"{column}_{name}"] = value
             if task is not None:

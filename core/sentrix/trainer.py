@@ -106,6 +106,17 @@ class _OptimizationTarget(nn.Module):
         self.loss = nn.ModuleDict(loss) if isinstance(loss, dict) else loss
 
 
+def _missing_value_rows(dataset: Any, column: str) -> list[int]:
+    """Rows whose ``column`` is None; reads Arrow's null count first, so a clean column costs nothing."""
+    try:
+        table_column = dataset.data.column(column)
+    except Exception:  # not an Arrow-backed dataset
+        return []
+    if table_column.null_count == 0:
+        return []
+    return [i for i, value in enumerate(dataset[column]) if value is None]
+
+
 def _is_iterable_dataset(dataset: Any) -> bool:
     try:
         from datasets import IterableDataset
@@ -569,6 +580,16 @@ class SentenceTransformerTrainer(Trainer):
                     f"`dataset = dataset.rename_column({column!r}, 'label')`; otherwise remove it with "
                     f"`dataset.remove_columns({column!r})`."
                 )
+        if not _is_iterable_dataset(dataset):
+            for column in text_columns:
+                missing = _missing_value_rows(dataset, column)
+                if missing:
+                    problems.append(
+                        f"{label_name}: text column {column!r} has {len(missing)} missing value(s) (None) at rows "
+                        f"{missing[:10]}{' ...' if len(missing) > 10 else ''}; every row needs a text in every input "
+                        f"column. Fix: drop them, e.g. `dataset = dataset.filter(lambda r: r[{column!r}] is not None)`, "
+                        "or fill them in."
+                    )
         if problems:
             return problems
 

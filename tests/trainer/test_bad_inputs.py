@@ -292,3 +292,30 @@ def test_warmup_ratio_is_accepted_and_moved_into_warmup_steps(tmp_path, caplog):
     assert both.warmup_steps == 3
     with pytest.raises(InvalidInputError, match=r"`warmup_ratio` must be a number between 0 and 1; got 2"):
         SentenceTransformerTrainingArguments(output_dir=str(tmp_path), warmup_ratio=2, report_to="none")
+
+
+def test_missing_texts_are_found_before_training_with_their_rows(tmp_path, model, pair_score_dataset):
+    rows = pair_score_dataset.to_dict()
+    rows["sentence2"][3] = None
+    rows["sentence2"][5] = None
+    from datasets import Dataset
+
+    data = Dataset.from_dict(rows).select(range(1, len(rows["score"])))  # an index mapping shifts the rows
+    with pytest.raises(InvalidInputError, match=r"text column 'sentence2' has 2 missing value\(s\) \(None\) at rows \[2, 4\].*dataset.filter"):
+        SentenceTransformerTrainer(model=model, args=make_args(tmp_path), train_dataset=data)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_missing_text_in_a_streamed_dataset_reaches_the_user_from_a_worker(tmp_path, model):
+    from datasets import Features, IterableDataset, Value
+
+    def rows():
+        for i in range(12):
+            yield {"sentence1": f"text {i}", "sentence2": None if i == 9 else f"other {i}", "score": 0.5}
+
+    features = Features({"sentence1": Value("string"), "sentence2": Value("string"), "score": Value("float64")})
+    data = IterableDataset.from_generator(rows, features=features)
+    args = make_args(tmp_path, dataloader_num_workers=1, max_steps=3)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss="cosent")
+    with pytest.raises(InvalidInputError, match=r"Text column 'sentence2' has a missing value \(None\) in 1 row"):
+        trainer.train()
