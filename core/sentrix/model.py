@@ -20,8 +20,8 @@ What it loads:
 
 Each ``modules.json`` ``type`` is resolved through the ``sentrix.modules`` registry (built-ins
 answer to every sentence-transformers type path); other types need a module plugin or
-``trust_remote_code=True``. Multi-process encoding pools (``start_multi_process_pool``) are not
-provided: use one process per device yourself.
+``trust_remote_code=True``. ``start_multi_process_pool`` + ``encode(..., pool=pool)`` encode with
+several processes (see :mod:`sentrix.multi_process`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from tqdm.autonotebook import trange
 from sentrix.errors import InvalidInputError
 from sentrix.fit_mixin import FitMixin
 from sentrix.module_base import InputModule, Module, resolve_module_class
+from sentrix.peft_mixin import PeftAdapterMixin
 from sentrix.util.quantization import PRECISIONS, quantize_embeddings
 from sentrix.util.tensor import batch_to_device
 from sentrix.util.tensor import to_numpy as _to_numpy
@@ -76,7 +77,7 @@ def _class(name: str) -> type:
     return modules.get(name)
 
 
-class SentenceTransformer(nn.Sequential, FitMixin):
+class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
     """Loads or builds a sentence-embedding model. See the module docstring for what it loads.
 
     Args:
@@ -516,6 +517,8 @@ class SentenceTransformer(nn.Sequential, FitMixin):
         device: str | None = None,
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
+        pool: dict[str, Any] | None = None,
+        chunk_size: int | None = None,
         **kwargs: Any,
     ) -> Any:
         """Embed one text (returns one vector) or a list of texts (returns one row per text).
@@ -535,9 +538,14 @@ class SentenceTransformer(nn.Sequential, FitMixin):
             precision: ``float32``, ``int8``, ``uint8``, ``binary`` or ``ubinary`` (quantized numpy).
             convert_to_numpy: return a numpy array (default) instead of a list of tensors.
             convert_to_tensor: return one tensor (wins over convert_to_numpy).
-            device: run on this device (moves the model there).
+            device: run on this device (moves the model there); a list of devices, e.g.
+                ``["cuda:0", "cuda:1"]``, encodes with a pool of processes started for this call.
             normalize_embeddings: scale each vector to unit length.
             truncate_dim: keep only the first dimensions (default: the model's ``truncate_dim``).
+            pool: a pool from :meth:`start_multi_process_pool`: encode in its worker processes
+                (see :mod:`sentrix.multi_process`).
+            chunk_size: inputs sent to a pool worker at a time (default: about a tenth of each
+                worker's share, at most 5000).
             **kwargs: ``task`` (Router route) and any keyword a module declares in ``forward_kwargs``.
         """
         if "sentences" in kwargs:
@@ -556,13 +564,6 @@ class SentenceTransformer(nn.Sequential, FitMixin):
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if precision not in PRECISIONS:
             raise InvalidInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
-        if isinstance(device, (list, tuple)) or kwargs.get("pool") is not None:
-            raise InvalidInputError(
-                "Multi-process encoding (a list of devices, or pool=...) is not provided by sentrix. Fix: pass one "
-                "device, e.g. device='cuda:0', and start one process per device yourself if you need more."
-            )
-        kwargs.pop("pool", None)
-        kwargs.pop("chunk_size", None)
         single = isinstance(inputs, str) or (isinstance(inputs, dict))
         if single:
             inputs = [inputs]
@@ -584,10 +585,60 @@ class SentenceTransformer(nn.Sequential, FitMixin):
         kwargs.pop("processing_kwargs", None)
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        inference_kwargs = dict(
+            prompt=prompt, batch_size=batch_size, output_value=output_value, save_to_cpu=convert_to_numpy,
+            normalize_embeddings=normalize_embeddings, truncate_dim=truncate_dim, **kwargs,
+        )
+        devices = list(device) if isinstance(device, (list, tuple)) else None
+        use_pool = pool is not None or bool(devices)
+        if use_pool:
+            from sentrix import multi_process
+
+            result: Any = multi_process.run(
+                self, inputs, pool=pool, devices=devices, chunk_size=chunk_size, show_progress_bar=show_progress_bar,
+                **inference_kwargs,
+            )
+        else:
+            result = self._inference(
+                inputs, device=None if devices is not None else device, show_progress_bar=show_progress_bar,
+                **inference_kwargs,
+            )
+
+        if output_value == "sentence_embedding":
+            if len(result) and precision != "float32":
+                result = quantize_embeddings(result, precision=precision)
+            if convert_to_tensor:
+                result = torch.as_tensor(result)
+            elif convert_to_numpy:
+                result = _to_numpy(result) if isinstance(result, Tensor) else result
+                if not len(result):
+                    result = np.array([])
+            else:
+                result = list(torch.from_numpy(result) if isinstance(result, np.ndarray) else result)
+        return result[0] if single else result
+
+    def _inference(
+        self,
+        inputs: list,
+        *,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        output_value: str | None = "sentence_embedding",
+        save_to_cpu: bool = False,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Embed checked ``inputs`` on ``device`` (moves the model there), in input order.
+
+        Returns one stacked tensor for ``output_value="sentence_embedding"``, else one entry per
+        input. ``encode`` calls it, and so does every multi-process pool worker for its chunk.
+        """
         if device is not None:
             self.to(device)
         target = self.device
-
         self.eval()
         order = np.argsort([-self._input_length(item) for item in inputs])
         ordered = [inputs[i] for i in order]
@@ -615,7 +666,7 @@ class SentenceTransformer(nn.Sequential, FitMixin):
                     embeddings = out["sentence_embedding"]
                     if normalize_embeddings:
                         embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-                    if convert_to_numpy:
+                    if save_to_cpu:
                         embeddings = embeddings.cpu()
                     outputs.extend(embeddings)
         restored = [None] * len(outputs)
@@ -623,20 +674,8 @@ class SentenceTransformer(nn.Sequential, FitMixin):
             restored[index] = outputs[position]
 
         if output_value == "sentence_embedding":
-            result: Any = torch.stack(restored) if restored else torch.tensor([], device=target)
-            if len(restored) and precision != "float32":
-                result = quantize_embeddings(result, precision=precision)
-            if convert_to_tensor:
-                result = torch.as_tensor(result)
-            elif convert_to_numpy:
-                result = _to_numpy(result) if isinstance(result, Tensor) else result
-                if not len(restored):
-                    result = np.array([])
-            else:
-                result = list(torch.from_numpy(result) if isinstance(result, np.ndarray) else result)
-        else:
-            result = restored
-        return result[0] if single else result
+            return torch.stack(restored) if restored else torch.tensor([], device=target)
+        return restored
 
     def encode_query(self, inputs: Any = None, prompt_name: str | None = None, prompt: str | None = None,
                      **kwargs: Any) -> Any:
@@ -654,6 +693,107 @@ class SentenceTransformer(nn.Sequential, FitMixin):
             prompt_name = next((name for name in ("document", "passage", "corpus") if name in self.prompts), None)
         kwargs.setdefault("task", "document")
         return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    # ------------------------------------------------------------------ multi-process encode
+    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> dict[str, Any]:
+        """Start worker processes (``spawn``) for ``encode(..., pool=pool)``: one per entry of
+        ``target_devices`` (default: every CUDA device, else ``["cpu"] * 4``). Moves this model to
+        the CPU. Stop it with :meth:`stop_multi_process_pool`; details in :mod:`sentrix.multi_process`."""
+        from sentrix import multi_process
+
+        return multi_process.start_pool(self, target_devices)
+
+    @staticmethod
+    def stop_multi_process_pool(pool: dict[str, Any]) -> None:
+        """Terminate the processes of a pool from :meth:`start_multi_process_pool` and close its queues."""
+        from sentrix import multi_process
+
+        multi_process.stop_pool(pool)
+
+    def encode_multi_process(
+        self,
+        sentences: list[str],
+        pool: dict[str, Any],
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        chunk_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray:
+        """Deprecated: call ``encode(sentences, pool=pool, ...)`` instead (same result, a numpy array)."""
+        import warnings
+
+        warnings.warn(
+            "The `encode_multi_process` method has been deprecated, and its functionality has been integrated into "
+            "`encode`. Fix: call `encode(sentences, pool=pool, ...)` with the same parameters.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.encode(
+            sentences, prompt_name=prompt_name, prompt=prompt, batch_size=batch_size,
+            show_progress_bar=show_progress_bar, output_value="sentence_embedding", precision=precision,
+            convert_to_numpy=True, convert_to_tensor=False, normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim, pool=pool, chunk_size=chunk_size,
+        )
+
+    # ------------------------------------------------------------------ input handling (older API)
+    @property
+    def processor(self) -> Any:
+        """The tokenizer/processor of the first module (``model[0].processor``)."""
+        return self._first_module().processor
+
+    @property
+    def modalities(self) -> list[str]:
+        """Input kinds the model accepts: the first module's ``modalities``, ``["text"]`` if it names none."""
+        return getattr(self._first_module(), "modalities", ["text"])
+
+    def supports(self, modality: str | tuple[str, ...]) -> bool:
+        """Whether the model accepts ``modality`` (``"text"``, ``"image"``...). A tuple such as
+        ``("image", "text")`` is accepted when each part is and the model takes ``"message"`` inputs."""
+        supported = self.modalities
+        if modality in supported:
+            return True
+        return isinstance(modality, tuple) and "message" in supported and all(part in supported for part in modality)
+
+    @staticmethod
+    def is_singular_input(inputs: Any) -> bool:
+        """True for one example (a string, a dict, a chat conversation: a list of role/content
+        dicts), False for a batch (a list, a tuple, a ``datasets.Column``, a numpy array of strings)."""
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict) and {"role", "content"} <= set(inputs[0]):
+            return True
+        import sys
+
+        datasets = sys.modules.get("datasets")  # a datasets.Column can only exist if datasets is imported
+        column = getattr(datasets, "Column", None) if datasets is not None else None
+        if isinstance(inputs, (list, tuple)) or (isinstance(column, type) and isinstance(inputs, column)):
+            return False
+        if isinstance(inputs, np.ndarray) and inputs.ndim >= 1 and inputs.dtype.kind in ("U", "O"):
+            return False
+        return True
+
+    def get_sentence_features(self, *features: Any) -> dict[str, Tensor]:
+        """Deprecated: the first module's ``get_sentence_features`` (only bag-of-words modules have one)."""
+        import warnings
+
+        warnings.warn(
+            "The `get_sentence_features` method is deprecated and will be removed in a future version.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._first_module().get_sentence_features(*features)
+
+    def smart_batching_collate(self, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
+        """Collate a list of ``InputExample`` for an older hand-written training loop: one tokenized
+        features dict per text column, and the labels as one tensor."""
+        columns = zip(*[example.texts for example in batch])
+        features = [self.preprocess(list(column)) for column in columns]
+        labels = [example.label for example in batch]
+        if labels and isinstance(labels[0], np.ndarray):
+            return features, torch.from_numpy(np.stack(labels))
+        return features, torch.tensor(labels)
 
     def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
         """Run ``evaluator(self, output_path=...)`` and return its metrics."""

@@ -179,7 +179,7 @@ def test_wrong_inputs_are_reported_before_work(tiny_model):
         tiny_model.encode("x", precision="int4")
     with pytest.raises(InvalidInputError, match="batch_size must be a positive integer, got 0"):
         tiny_model.encode("x", batch_size=0)
-    with pytest.raises(InvalidInputError, match=r"Multi-process encoding \(a list of devices, or pool=...\) is not provided"):
-        tiny_model.encode("x", device=["cpu", "cpu"])
+    with pytest.raises(InvalidInputError, match="chunk_size must be a positive integer, got 0"):
+        tiny_model.encode(["x"], device=["cpu", "cpu"], chunk_size=0)  # checked before any process starts
     with pytest.raises(InvalidInputError, match=r"keyword arguments this model does not use: \['colour'\]"):
         tiny_model.encode("x", colour="red")

@@ -7,11 +7,21 @@ runs by default.
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from conftest import sts_sentences
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def sts_sentences(n: int) -> list[str]:
+    # read here, not imported from conftest: "conftest" is ambiguous when tests/core is collected too
+    with gzip.open(DATA / "sts_test_sentences_1000.txt.gz", "rt", encoding="utf-8") as handle:
+        return handle.read().splitlines()[:n]
+
 
 pytestmark = pytest.mark.oracle
 

@@ -10,8 +10,13 @@ reads                  ``input_ids``, ``attention_mask`` (``token_type_ids``)
 writes                 ``token_embeddings`` (and ``all_layer_embeddings`` when the
                        encoder is configured with ``output_hidden_states=True``)
 saved files            the encoder (``config.json``, ``model.safetensors``), the
-                       tokenizer files, ``sentence_bert_config.json``
+                       tokenizer files, ``sentence_bert_config.json``; with a PEFT
+                       adapter attached, ``adapter_config.json`` +
+                       ``adapter_model.safetensors`` instead of the encoder files
 =====================  ==========================================================
+
+A folder holding ``adapter_config.json`` loads as its base model (``base_model_name_or_path``)
+with the adapter on top; that needs ``pip install peft`` (see ``sentrix.peft_mixin``).
 
 Example::
 
@@ -38,6 +43,7 @@ from sentrix.errors import InvalidInputError
 from sentrix.module_base import InputModule
 
 _ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+_HUB_KWARGS = ("cache_dir", "token", "revision", "subfolder", "local_files_only")
 _TEXT_MODALITY = {"text": {"method": "forward", "method_output_name": "last_hidden_state"}}
 _LEGACY_CONFIG_FILES = (
     "sentence_bert_config.json",
@@ -134,9 +140,11 @@ class Transformer(InputModule):
         self.do_lower_case = do_lower_case
         self._prompt_lengths: dict[str, int] = {}
 
-        config = AutoConfig.from_pretrained(model_name_or_path, **config_kwargs)
+        config, is_adapter = self._load_config(model_name_or_path, config_kwargs)
         if hasattr(config, "use_cache"):
             config.use_cache = config_kwargs.get("use_cache", False)
+        if is_adapter:  # the revision names the adapter's revision, not the base model's
+            model_kwargs.pop("revision", None)
         self.model = self._load_model(model_name_or_path, config, model_kwargs)
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
 
@@ -148,6 +156,43 @@ class Transformer(InputModule):
             self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, limit)
         if do_lower_case:
             self._add_lowercase()
+
+    @staticmethod
+    def _load_config(model_name_or_path: str, config_kwargs: dict[str, Any]) -> tuple[Any, bool]:
+        """(the encoder's ``AutoConfig``, whether ``model_name_or_path`` is a PEFT adapter folder).
+
+        An adapter folder (``adapter_config.json``) holds no ``config.json``: the config comes from
+        the base model that ``adapter_config.json`` names. ``transformers`` then loads that base model
+        and puts the adapter on it.
+        """
+        from transformers import AutoConfig
+        from transformers.utils.peft_utils import find_adapter_config_file
+
+        hub = {key: config_kwargs[key] for key in _HUB_KWARGS if config_kwargs.get(key) is not None}
+        adapter_config_file = find_adapter_config_file(
+            model_name_or_path, **{"subfolder": "", "local_files_only": False, **hub}
+        )
+        if adapter_config_file is None:
+            return AutoConfig.from_pretrained(model_name_or_path, **config_kwargs), False
+        try:
+            from sentrix.peft_mixin import require_peft
+
+            require_peft()
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"{model_name_or_path!r} is a PEFT adapter ({adapter_config_file!r}). Loading it: {exc}"
+            ) from exc.__cause__
+        from peft import PeftConfig
+
+        base = PeftConfig.from_pretrained(model_name_or_path, **hub).base_model_name_or_path
+        if not base:
+            raise InvalidInputError(
+                f"{adapter_config_file!r} names no base model (base_model_name_or_path is empty), so the adapter "
+                "cannot be loaded. Fix: set base_model_name_or_path in that file to the base model's folder or "
+                "Hub id."
+            )
+        base_kwargs = {key: value for key, value in config_kwargs.items() if key not in ("revision", "subfolder")}
+        return AutoConfig.from_pretrained(base, **base_kwargs), True
 
     @staticmethod
     def _load_model(model_name_or_path: str, config, model_kwargs: dict[str, Any]):
