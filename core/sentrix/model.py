@@ -222,11 +222,13 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
             if os.path.isfile(st_config):
                 self._saved_config = _read_json(st_config)
             return self._load_modules_json(folder, _read_json(modules_json), **load_kwargs)
-        if os.path.isfile(os.path.join(folder, "config.json")):
+        # A plain Hugging Face folder, or a bare PEFT adapter folder (its adapter_config.json names the base model).
+        if any(os.path.isfile(os.path.join(folder, name)) for name in ("config.json", "adapter_config.json")):
             return self._load_plain_hf(folder, **load_kwargs)
         raise InvalidInputError(
-            f"{folder!r} holds no model: expected modules.json (a sentence-transformers model) or config.json "
-            "(a Hugging Face model). Fix: point at the folder that contains those files."
+            f"{folder!r} holds no model: expected modules.json (a sentence-transformers model), config.json "
+            "(a Hugging Face model) or adapter_config.json (a PEFT adapter). Fix: point at the folder that contains "
+            "those files."
         )
 
     def _load_modules_json(self, folder: str, entries: Any, trust_remote_code: bool, **kwargs: Any):

@@ -194,7 +194,7 @@ def test_unknown_hub_id_offline(tmp_path, monkeypatch):
 
 def test_folder_without_model(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(InvalidInputError, match=r"holds no model: expected modules.json .* or config.json"):
+    with pytest.raises(InvalidInputError, match=r"holds no model: expected modules.json .*, config.json .* or adapter_config.json"):
         SentenceTransformer(str(tmp_path))
 
 

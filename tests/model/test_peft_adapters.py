@@ -220,3 +220,25 @@ def test_adapter_on_a_model_without_a_transformer_module(peft_ok):
         with pytest.raises(InvalidInputError) as info:
             call()
         assert str(info.value) == expected
+
+
+@pytest.mark.oracle
+def test_bare_adapter_folder_loads_as_transformer_and_mean_pooling(tmp_path, tiny_folder, peft_ok):
+    """A folder written by plain transformers/peft (adapter files + tokenizer, no modules.json) loads as in
+    sentence-transformers: Transformer (base model + adapter) and mean Pooling."""
+    from sentence_transformers import SentenceTransformer as OracleSentenceTransformer
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    model.add_adapter(_lora_config())
+    _set_lora_weights(model)
+    bare = tmp_path / "bare-adapter"
+    model.transformers_model.save_pretrained(str(bare))
+    model.tokenizer.save_pretrained(str(bare))
+    assert "adapter_config.json" in _files(bare) and "modules.json" not in _files(bare)
+
+    loaded = SentenceTransformer(str(bare), device="cpu")
+    assert [type(m).__name__ for m in loaded] == ["Transformer", "Pooling"]
+    assert loaded[1].get_config_dict()["pooling_mode"] == "mean"
+    assert loaded.active_adapters() == ["default"]
+    oracle = OracleSentenceTransformer(str(bare), device="cpu")
+    assert _max_diff(loaded.encode(TEXTS), oracle.encode(TEXTS)) <= 1e-6
