@@ -242,3 +242,43 @@ def test_bare_adapter_folder_loads_as_transformer_and_mean_pooling(tmp_path, tin
     assert loaded.active_adapters() == ["default"]
     oracle = OracleSentenceTransformer(str(bare), device="cpu")
     assert _max_diff(loaded.encode(TEXTS), oracle.encode(TEXTS)) <= 1e-6
+
+
+def test_lora_training_resumes_exactly_from_an_adapter_checkpoint(tmp_path, tiny_folder, peft_ok):
+    from datasets import Dataset
+    from transformers import TrainerCallback
+
+    from sentrix import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    data = Dataset.from_dict({"sentence1": [f"a text {i}" for i in range(32)],
+                              "sentence2": [f"other {i}" for i in range(32)], "score": [i / 32 for i in range(32)]})
+
+    class StopAt(TrainerCallback):
+        def __init__(self, step):
+            self.step = step
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.step and state.global_step >= self.step:
+                control.should_training_stop = True
+
+    def run(output_dir, stop_at=None, resume=None):
+        torch.manual_seed(0)
+        model = SentenceTransformer(str(tiny_folder), device="cpu")
+        model.add_adapter(_lora_config())
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(output_dir), max_steps=6, per_device_train_batch_size=4, save_strategy="steps", save_steps=2,
+            report_to="none", use_cpu=True, learning_rate=1e-2, seed=3, disable_tqdm=True,
+        )
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss="cosent",
+                                             callbacks=[StopAt(stop_at)])
+        trainer.train(resume_from_checkpoint=resume)
+        return {k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k}
+
+    straight = run(tmp_path / "straight")
+    assert {"adapter_config.json", "adapter_model.safetensors", "optimizer.pt"} <= _files(tmp_path / "straight" / "checkpoint-2")
+    run(tmp_path / "interrupted", stop_at=4)
+    resumed = run(tmp_path / "interrupted", resume=True)
+    assert straight.keys() == resumed.keys() and len(straight) == LORA_PARAMETERS
+    assert max(float((straight[k] - resumed[k]).abs().max()) for k in straight) <= 1e-6
+    reloaded = SentenceTransformer(str(tmp_path / "straight" / "checkpoint-4"), device="cpu")
+    assert reloaded.active_adapters() == ["default"]
