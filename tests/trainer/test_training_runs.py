@@ -312,3 +312,43 @@ def test_iterable_dataset_trains(tmp_path, model, pair_score_dataset):
     stream = pair_score_dataset.to_iterable_dataset()
     trainer = SentenceTransformerTrainer(model=model, args=make_args(tmp_path, max_steps=2), train_dataset=stream, loss="cosent")
     assert trainer.train().global_step == 2
+
+
+@pytest.mark.oracle
+def test_bf16_autocast_on_cpu_gives_the_losses_of_sentence_transformers(tmp_path, tiny_folder):
+    """Mixed precision (bf16 autocast, which transformers also runs on CPU): same per-step losses as
+    sentence-transformers 6.2 with the same seed, data and dropout-free model."""
+    import json
+    import shutil
+
+    import sentence_transformers
+    from datasets import Dataset
+
+    import sentrix
+
+    folder = tmp_path / "no-dropout"
+    shutil.copytree(tiny_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (folder / "config.json").write_text(json.dumps(config))
+    data = Dataset.from_dict({"anchor": [f"a text {i}" for i in range(32)], "positive": [f"other {i}" for i in range(32)]})
+
+    def losses(lib, bf16=True):
+        import importlib
+
+        model = lib.SentenceTransformer(str(folder), device="cpu")
+        mnrl = importlib.import_module(f"{lib.__name__}.losses").MultipleNegativesRankingLoss
+        args = lib.SentenceTransformerTrainingArguments(
+            output_dir=str(tmp_path / lib.__name__), max_steps=4, per_device_train_batch_size=8, bf16=bf16,
+            use_cpu=True, report_to="none", disable_tqdm=True, seed=1, logging_steps=1, save_strategy="no",
+        )
+        trainer = lib.SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=data, loss=mnrl(model)
+        )
+        trainer.train()
+        return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+    ours, theirs = losses(sentrix), losses(sentence_transformers)
+    assert len(ours) == len(theirs) == 4
+    assert ours == pytest.approx(theirs, rel=1e-3)
+    assert losses(sentrix, bf16=False) != pytest.approx(ours, rel=1e-4)  # autocast really ran
