@@ -29,10 +29,11 @@ _LAZY: dict[str, str] = {
     "LoggingHandler": "sentrix.util.logging",
     "DefaultBatchSampler": "sentrix.sampler",
     "MultiDatasetDefaultBatchSampler": "sentrix.sampler",
+    "SentencesDataset": "sentrix.datasets",
 }
 _SUBMODULES = {
     "losses", "evaluation", "models", "util", "registry", "testing", "plugin_api", "sampler",
-    "training_args", "trainer", "model_card", "data_collator", "sentence_transformer", "base",
+    "training_args", "trainer", "model_card", "data_collator", "sentence_transformer", "base", "datasets",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY, *sorted(_SUBMODULES)]

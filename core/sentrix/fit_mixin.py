@@ -68,7 +68,7 @@ def _items_of(loader: Any) -> list[Any]:
     shuffle order and draws from the same random state as the old training loop did, so a seeded
     script sees the same row order as under sentence-transformers.
     """
-    if not hasattr(loader, "collate_fn") or not hasattr(loader, "dataset"):
+    if not hasattr(loader, "collate_fn"):
         return list(loader)
     original = loader.collate_fn
     loader.collate_fn = _identity
@@ -138,6 +138,7 @@ def fit(
     from datasets import Dataset, DatasetDict
     from transformers import TrainerCallback
 
+    from sentrix.datasets import NoDuplicatesDataLoader, SentenceLabelDataset
     from sentrix.trainer import SentenceTransformerTrainer
     from sentrix.training_args import BatchSamplers, MultiDatasetBatchSamplers, SentenceTransformerTrainingArguments
 
@@ -180,8 +181,10 @@ def fit(
         losses[name] = loss
         loader_batch = getattr(loader, "batch_size", None) or getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
         batch_size = loader_batch or batch_size or 16  # the last objective's, as the old loop had it
-        if type(getattr(loader, "batch_sampler", None)).__name__.startswith("NoDuplicates") or type(loader).__name__ == "NoDuplicatesDataLoader":
+        if isinstance(loader, NoDuplicatesDataLoader):
             batch_sampler = BatchSamplers.NO_DUPLICATES
+        elif isinstance(getattr(loader, "dataset", None), SentenceLabelDataset):
+            batch_sampler = BatchSamplers.GROUP_BY_LABEL
 
     max_steps = -1
     if steps_per_epoch and steps_per_epoch > 0:

@@ -54,6 +54,7 @@ def test_sentence_transformers_6_module_paths_are_the_same_modules():
         "sentrix.sentence_transformer.trainer": "sentrix.trainer",
         "sentrix.sentence_transformer.model": "sentrix.model",
         "sentrix.sentence_transformer.readers": "sentrix.fit_mixin",
+        "sentrix.sentence_transformer.datasets": "sentrix.datasets",
         "sentrix.base.sampler": "sentrix.sampler",
     }
     for alias, target in pairs.items():

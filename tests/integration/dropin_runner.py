@@ -35,6 +35,7 @@ JOBS: dict[str, tuple[str, list[str]]] = {
     "nli_softmax": ("nli_softmax.py", []),
     "retrieval_ir_eval": ("retrieval_ir_eval.py", []),
     "legacy_fit_sts": ("legacy_fit_sts.py", []),
+    "legacy_fit_nli_no_duplicates": ("legacy_fit_nli_no_duplicates.py", []),
 }
 
 

@@ -238,7 +238,7 @@ def test_final_metrics_close(dropin_runs, job):
     assert not far, f"{job}: final metrics differ by more than {METRIC_TOLERANCE} (st, sentrix): {far}"
 
 
-@pytest.mark.parametrize("job", [j for j in JOBS if j != "legacy_fit_sts"])  # model.fit exposes no log history
+@pytest.mark.parametrize("job", [j for j in JOBS if not j.startswith("legacy_fit")])  # model.fit exposes no log history
 def test_training_losses_close(dropin_runs, job):
     """The logged per-step training losses: a stricter check than the final metrics."""
     st_dir, sx_dir = _require_both(dropin_runs, job)
@@ -341,6 +341,8 @@ IMPORT_STATEMENTS = [
     "from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator",
     "from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments",
     "from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers",
+    "from sentence_transformers.datasets import NoDuplicatesDataLoader, SentenceLabelDataset",
+    "from sentence_transformers import SentencesDataset",
 ]
 
 

@@ -25,5 +25,6 @@ alias_submodules(
         "data_collator": "sentrix.data_collator",
         "fit_mixin": "sentrix.fit_mixin",
         "readers": "sentrix.fit_mixin",
+        "datasets": "sentrix.datasets",
     },
 )
