@@ -51,6 +51,13 @@ def test_sentence_label_dataset_draws_groups_of_one_label():
     assert Counter(e.label for e in drawn) == {0: 4, 1: 4, 2: 4}
 
 
+@pytest.mark.parametrize("bad", [0, -2, 1.5])
+def test_sentence_label_dataset_rejects_a_sample_count_that_would_never_finish(bad):
+    examples = [InputExample(texts=[f"t{i}"], label=i % 2) for i in range(4)]
+    with pytest.raises(InvalidInputError, match=rf"samples_per_label must be a positive integer, got {bad}\. Fix"):
+        SentenceLabelDataset(examples, samples_per_label=bad)
+
+
 def test_sentences_dataset_is_the_list_of_examples():
     examples = [InputExample(texts=["a", "b"], label=1.0)]
     assert len(SentencesDataset(examples, model=None)) == 1 and SentencesDataset(examples)[0] is examples[0]

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import IterableDataset
 
+from sentrix.errors import InvalidInputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,6 +36,11 @@ class SentenceLabelDataset(IterableDataset):
 
     def __init__(self, examples: list[Any], samples_per_label: int = 2, with_replacement: bool = False) -> None:
         super().__init__()
+        if isinstance(samples_per_label, bool) or not isinstance(samples_per_label, int) or samples_per_label < 1:
+            raise InvalidInputError(
+                f"SentenceLabelDataset: samples_per_label must be a positive integer, got {samples_per_label!r}. "
+                "Fix: pass e.g. samples_per_label=2 (and a batch size that is a multiple of it)."
+            )
         self.samples_per_label = samples_per_label
         self.with_replacement = with_replacement
         by_label: dict[Any, list[Any]] = {}
