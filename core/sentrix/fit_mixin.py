@@ -136,7 +136,7 @@ def fit(
     """
     import torch
     from datasets import Dataset, DatasetDict
-    from transformers import TrainerCallback
+    from transformers import TrainerCallback, get_scheduler
 
     from sentrix.datasets import NoDuplicatesDataLoader, SentenceLabelDataset
     from sentrix.trainer import SentenceTransformerTrainer
@@ -276,7 +276,9 @@ def fit(
     else:
         per_epoch = steps_per_epoch or min(len(d) // batch_size for d in datasets.values())
         total_steps = int(per_epoch * epochs) * len(losses)
-    lr_scheduler = _legacy_scheduler(optimizer, scheduler_type, int(warmup_steps), total_steps)
+    lr_scheduler = get_scheduler(
+        scheduler_type, optimizer, num_warmup_steps=int(warmup_steps), num_training_steps=total_steps
+    )
 
     trainer = SentenceTransformerTrainer(
         model=self,
@@ -299,21 +301,6 @@ def fit(
     trainer.train(resume_from_checkpoint=resume)
     if output_path is not None and (evaluator is None or not save_best_model):
         self.save(output_path)
-
-
-def _legacy_scheduler(optimizer: Any, scheduler_type: str, warmup_steps: int, total_steps: int) -> Any:
-    import transformers
-
-    if scheduler_type == "constant":
-        return transformers.get_constant_schedule(optimizer)
-    if scheduler_type == "constant_with_warmup":
-        return transformers.get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup_steps)
-    factory = {
-        "linear": transformers.get_linear_schedule_with_warmup,
-        "cosine": transformers.get_cosine_schedule_with_warmup,
-        "cosine_with_restarts": transformers.get_cosine_with_hard_restarts_schedule_with_warmup,
-    }[scheduler_type]
-    return factory(optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
 
 
 def _unused_checkpoint_dir() -> str:

@@ -182,15 +182,7 @@ class SentenceTransformerTrainingArguments(TrainingArguments):
             "multi_dataset_batch_samplers",
         )
 
-        # prompts: JSON dict text, else a plain prompt string used for every column.
-        if isinstance(self.prompts, str) and _is_json_dict_text(self.prompts):
-            try:
-                self.prompts = json.loads(self.prompts)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(
-                    f"`prompts` looks like JSON but does not parse ({exc}). Give a JSON object such as "
-                    '\'{"query": "query: ", "answer": "passage: "}\', or a plain prompt string.'
-                ) from exc
+        # prompts (JSON text already parsed above): a plain prompt string is used for every column.
         if self.prompts is not None and not isinstance(self.prompts, (str, dict)):
             raise InvalidInputError(
                 f"`prompts` must be a string, a dict column -> prompt, a dict dataset -> prompt or a dict "
@@ -237,23 +229,13 @@ class SentenceTransformerTrainingArguments(TrainingArguments):
         # router_mapping: dict, nested dict, JSON text, or a registered router-mapping name.
         if self.router_mapping is None:
             self.router_mapping = {}
-        if isinstance(self.router_mapping, str):
-            if _is_json_dict_text(self.router_mapping):
-                try:
-                    self.router_mapping = json.loads(self.router_mapping)
-                except json.JSONDecodeError as exc:
-                    raise InvalidInputError(
-                        "`router_mapping` must be a dict column -> route (or dataset -> {column -> route}), its "
-                        f"JSON text, or a registered router-mapping name; {self.router_mapping!r} does not parse "
-                        f"as JSON ({exc})."
-                    ) from exc
-            else:
-                from sentrix.registry import router_mappings
+        if isinstance(self.router_mapping, str):  # JSON text was parsed above: this is a registered name
+            from sentrix.registry import router_mappings
 
-                if self.router_mapping not in router_mappings:
-                    from sentrix.errors import UnknownComponentError
+            if self.router_mapping not in router_mappings:
+                from sentrix.errors import UnknownComponentError
 
-                    raise UnknownComponentError("router_mappings", self.router_mapping, router_mappings.names(True))
+                raise UnknownComponentError("router_mappings", self.router_mapping, router_mappings.names(True))
         elif not isinstance(self.router_mapping, dict):
             raise InvalidInputError(
                 "`router_mapping` must be a dict column -> route, a dict dataset -> {column -> route}, or a "

@@ -23,7 +23,7 @@ class FakeDistributions:
             version: str = "1.0.0", requires: tuple[str, ...] = ()) -> None:
         info = self.root / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
         meta += [f"Requires-Dist: {r}" for r in requires]
         (info / "METADATA").write_text("\n".join(meta) + "\n")
         lines = []

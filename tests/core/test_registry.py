@@ -205,7 +205,7 @@ def test_in_process_registration_decorator_and_context_manager():
 
 def test_in_process_name_cannot_shadow_an_installed_one():
     builtin = registry.losses.entries()[0]
-    with pytest.raises(ComponentCollisionError, match=f"already provided by sentrix "):
+    with pytest.raises(ComponentCollisionError, match="already provided by sentrix "):
         registry.losses.register(builtin.name, object)
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from sentrix.errors import InvalidInputError
-from sentrix.registry import KINDS
 
 KIND_CHOICES = {
     "loss": "losses",

@@ -117,7 +117,7 @@ class Transformer(InputModule):
         **legacy: Any,
     ) -> None:
         super().__init__()
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoTokenizer
 
         model_kwargs = {**legacy.pop("model_args", {}), **(model_kwargs or {})}
         processor_kwargs = {**legacy.pop("tokenizer_args", {}), **(processor_kwargs or {})}
