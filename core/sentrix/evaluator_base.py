@@ -16,6 +16,27 @@ and logs the metrics with an ``eval_`` prefix. The contract:
 - the model is used through its public API only: ``encode``, ``encode_query``,
   ``encode_document``, ``similarity``, ``similarity_fn_name``.
 
+Evaluation rounds (shared encoding). Every ``__call__`` of a subclass runs inside an evaluation
+round (:mod:`sentrix.evaluation_round`), joined by all evaluators of a :class:`SequentialEvaluator`
+and of one trainer evaluation. Inside it, ``encode_fn(model, kind)`` encodes each distinct text
+once and returns exactly what the model's own encode would (same rows, same format). To take part:
+
+- encode with ``encode_fn(model, kind)(texts, **options)`` (or :meth:`SentenceEvaluator.embed_inputs`)
+  instead of ``model.encode``; calling ``model.encode`` directly still works, it just shares nothing;
+- optionally declare up front what you will encode, so one length-sorted pass serves every
+  evaluator of the round: ``texts_to_encode(model)`` returns a list of
+  ``EncodeRequest(texts, kind, options)`` with the same ``kind`` and keywords your ``__call__``
+  passes to ``encode_fn``. Undeclared texts are encoded (and shared) when first asked for;
+- under ``torch.distributed`` every process runs the evaluator; ``encode_fn`` splits the encoding
+  across processes and hands every process all embeddings, so make the same encode calls in
+  the same order on every process (write files only where ``output_path`` is given: the trainer
+  passes it to the first process only).
+
+Input checks. ``check_inputs()`` returns a list of problems (each naming the input, what was
+expected and the fix); the built-ins call it from ``__init__`` and the trainer calls it again
+(:func:`evaluator_input_problems`) before training starts, so data changed after construction is
+caught too.
+
 Metric keys, CSV file names and constructor arguments of the built-ins are those of
 sentence-transformers, so dashboards and ``metric_for_best_model`` settings carry over.
 A registered evaluator also provides ``contract_example()``: an instance on small inline data,
@@ -24,11 +45,26 @@ which ``sentrix.testing``'s contract suite runs.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import re
 from typing import Any
 
-__all__ = ["SentenceEvaluator", "BaseEvaluator", "describe_when"]
+from sentrix.evaluation_round import EncodeRequest
+
+__all__ = [
+    "SentenceEvaluator",
+    "BaseEvaluator",
+    "describe_when",
+    "encode_fn",
+    "plain_encode_fn",
+    "check_same_length",
+    "check_texts",
+    "check_finite",
+    "evaluator_input_problems",
+    "EncodeRequest",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +116,48 @@ class SentenceEvaluator:
         self.greater_is_better = True
         self.primary_metric: str | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every evaluator call runs inside an evaluation round (joined when one is already open for
+        # the model), after one pre-pass over the texts the evaluator declares.
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is None or getattr(call, "_sentrix_in_round", False):
+            return
+
+        @functools.wraps(call)
+        def call_in_round(self: "SentenceEvaluator", model: Any, *args: Any, **kw: Any) -> Any:
+            from sentrix.evaluation_round import evaluation_round
+
+            with evaluation_round(model) as round_:
+                round_.prefetch(self.texts_to_encode(model))
+                return call(self, model, *args, **kw)
+
+        call_in_round._sentrix_in_round = True  # type: ignore[attr-defined]
+        cls.__call__ = call_in_round  # type: ignore[method-assign]
+
+    def texts_to_encode(self, model: Any) -> list[EncodeRequest]:
+        """The texts ``__call__`` will encode, for the round's pre-pass; ``[]`` (the default) when
+        the evaluator does not say (its texts are then encoded and shared when first asked for).
+
+        Return ``[EncodeRequest(texts, kind, options), ...]`` with the ``kind`` and keywords that
+        ``__call__`` passes to ``encode_fn(model, kind)``; a wrong declaration costs time, never
+        correctness (what ``__call__`` asks for is what it gets).
+        """
+        return []
+
+    def check_inputs(self) -> list[str]:
+        """Problems with this evaluator's data (``[]`` when it is fine); each names the input, what
+        was expected and the fix. Called when the evaluator is built and before training starts."""
+        return []
+
+    def raise_on_bad_inputs(self) -> None:
+        """Raise :class:`~sentrix.errors.InvalidInputError` listing :meth:`check_inputs`' problems."""
+        problems = self.check_inputs()
+        if problems:
+            from sentrix.errors import InvalidInputError
+
+            raise InvalidInputError(problems[0] if len(problems) == 1 else "\n- ".join(["", *problems]).lstrip("\n"))
+
     def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
         """Evaluate ``model``; return ``{metric_key: value}`` and set ``primary_metric``.
 
@@ -120,6 +198,49 @@ class SentenceEvaluator:
         if setter is not None:
             setter(self, metrics, epoch, step)
 
+    def write_csv_row(
+        self,
+        output_path: str | None,
+        row: Any,
+        *,
+        csv_file: str | None = None,
+        headers: Any = None,
+        lineterminator: str = "\r\n",
+    ) -> str | None:
+        """Append one result row to a CSV file in ``output_path``; write the header first if the file is new.
+
+        Args:
+            output_path: the folder to write into (created if missing); ``None`` writes nothing.
+            row: the values, usually ``[epoch, steps, metric, ...]``; written as ``str(value)``, so
+                numpy scalars keep their short form (``0.8352`` for a float32).
+            csv_file: the file name; default ``self.csv_file``.
+            headers: the header row for a new file; default ``self.csv_headers``.
+            lineterminator: ``"\\r\\n"`` (the ``csv`` module default, what most sentence-transformers
+                evaluators write) or ``"\\n"`` (information retrieval and NanoBEIR files).
+
+        Returns:
+            The path written, or ``None`` when ``output_path`` is ``None`` or ``self.write_csv`` is false.
+            An existing file is only appended to, never rewritten.
+        """
+        import csv
+        import os
+
+        if output_path is None or not getattr(self, "write_csv", True):
+            return None
+        csv_file = csv_file if csv_file is not None else getattr(self, "csv_file", None)
+        headers = headers if headers is not None else getattr(self, "csv_headers", None)
+        if not csv_file:
+            raise ValueError(f"{type(self).__name__}.write_csv_row: no csv_file given and no `self.csv_file` set.")
+        os.makedirs(output_path, exist_ok=True)
+        path = os.path.join(output_path, csv_file)
+        new_file = not os.path.isfile(path)
+        with open(path, mode="w" if new_file else "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator=lineterminator)
+            if new_file and headers is not None:
+                writer.writerow(headers)
+            writer.writerow(row)
+        return path
+
     @property
     def description(self) -> str:
         """A readable name: ``EmbeddingSimilarityEvaluator`` -> ``"Embedding Similarity"``."""
@@ -143,7 +264,7 @@ class SentenceEvaluator:
         }
         options.setdefault("convert_to_numpy", True)
         options.update(kwargs)
-        return model.encode(sentences, **options)
+        return encode_fn(model, None)(sentences, **options)
 
     @classmethod
     def contract_example(cls) -> "SentenceEvaluator":
@@ -161,8 +282,26 @@ class SentenceEvaluator:
 BaseEvaluator = SentenceEvaluator
 
 
-def _encode_fn(model: Any, kind: str | None):
-    """``model.encode_query`` / ``encode_document`` when the model has them, else ``model.encode``."""
+def encode_fn(model: Any, kind: str | None, keep: bool = True):
+    """The function to encode texts of ``kind`` with: called like ``model.encode``, same result.
+
+    ``kind`` is ``None`` (``model.encode``), ``"query"`` (``model.encode_query``) or
+    ``"document"`` (``model.encode_document``); a model without the last two uses ``encode``.
+    Inside an evaluation round (every evaluator call is one) the function shares embeddings with
+    the rest of the round; ``keep=False`` uses what the round already holds but does not store
+    new rows (for texts read once, such as a large corpus in chunks, so memory stays bounded).
+    """
+    from sentrix.evaluation_round import active_round
+
+    round_ = active_round(model)
+    if round_ is None:
+        return plain_encode_fn(model, kind)
+    return functools.partial(round_.encode, kind, _keep=keep)
+
+
+def plain_encode_fn(model: Any, kind: str | None):
+    """``model.encode_query`` / ``encode_document`` when the model has them, else ``model.encode``
+    (no sharing, whatever round is open)."""
     if kind == "query":
         return getattr(model, "encode_query", None) or model.encode
     if kind == "document":
@@ -170,7 +309,7 @@ def _encode_fn(model: Any, kind: str | None):
     return model.encode
 
 
-def _check_same_length(owner: str, **columns: Any) -> int:
+def check_same_length(owner: str, **columns: Any) -> int:
     """Raise a clear error unless all ``columns`` have the same non-zero length; return it."""
     from sentrix.errors import InvalidInputError
 
@@ -185,3 +324,71 @@ def _check_same_length(owner: str, **columns: Any) -> int:
     if count == 0:
         raise InvalidInputError(f"{owner}: got empty inputs ({', '.join(lengths)}); pass at least one example.")
     return count
+
+
+def check_texts(owner: str, column: str, texts: Any) -> list[str]:
+    """Problems of a column of texts: not a list, empty, or holding ``None`` / empty / non-text items."""
+    if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__"):
+        return [f"{owner}: {column} must be a list of texts, got {type(texts).__name__}; pass e.g. [\"a text\", ...]."]
+    if len(texts) == 0:
+        return [f"{owner}: {column} is empty; pass at least one text."]
+    bad = [i for i, text in enumerate(texts) if text is None or (isinstance(text, str) and not text.strip())]
+    if bad:
+        return [
+            f"{owner}: {column} has {len(bad)} missing or empty text(s) (None or \"\") at position(s) "
+            f"{bad[:10]}{' ...' if len(bad) > 10 else ''}; every entry must be a non-empty text. Fix: drop those "
+            "rows (from every aligned column) or fill them in."
+        ]
+    not_text = [i for i, text in enumerate(texts) if not isinstance(text, (str, list, tuple, dict))]
+    if not_text:
+        first = texts[not_text[0]]
+        return [
+            f"{owner}: {column}[{not_text[0]}] is a {type(first).__name__} ({first!r:.40}), not a text "
+            f"({len(not_text)} such entries). Fix: convert them with str() or drop them."
+        ]
+    return []
+
+
+def check_finite(owner: str, column: str, values: Any) -> list[str]:
+    """Problems of a column of numbers: non-numbers, NaN or infinite values."""
+    bad, not_number = [], []
+    for i, value in enumerate(values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            not_number.append(i)
+            continue
+        if not math.isfinite(number):
+            bad.append(i)
+    if not_number:
+        return [
+            f"{owner}: {column}[{not_number[0]}] is {values[not_number[0]]!r}, not a number ({len(not_number)} "
+            "such entries). Fix: convert them to float or drop those rows."
+        ]
+    if bad:
+        return [
+            f"{owner}: {column} has {len(bad)} non-finite value(s) (NaN or inf) at position(s) {bad[:10]}"
+            f"{' ...' if len(bad) > 10 else ''}; they would make every metric NaN. Fix: drop those rows "
+            "(from every aligned column) or repair the values."
+        ]
+    return []
+
+
+def evaluator_input_problems(evaluator: Any) -> list[str]:
+    """The :meth:`SentenceEvaluator.check_inputs` problems of ``evaluator`` and of the evaluators it
+    wraps (``evaluator.evaluators``), for run validation; evaluators without the method pass."""
+    problems: list[str] = []
+    seen: set[int] = set()
+
+    def visit(member: Any) -> None:
+        if member is None or id(member) in seen:
+            return
+        seen.add(id(member))
+        check = getattr(member, "check_inputs", None)
+        if callable(check):
+            problems.extend(check() or [])
+        for child in getattr(member, "evaluators", None) or []:
+            visit(child)
+
+    visit(evaluator)
+    return problems

@@ -6,7 +6,8 @@ entry-point group::
     [project.entry-points."sentrix.plugins"]
     acme = "acme_sentrix.hooks"
 
-and marks each implementation with :data:`sentrix.hookimpl`::
+and marks each implementation with :data:`sentrix.hookimpl` (also exported by
+``sentrix.plugin_api``)::
 
     from sentrix import hookimpl
 
@@ -14,16 +15,30 @@ and marks each implementation with :data:`sentrix.hookimpl`::
     def sentrix_register_components(register):
         register("losses", "acme.focal_ranking", "acme_sentrix.focal:FocalRankingLoss")
 
+An implementation may take any subset of a hook's parameters, by name. sentrix's own hook
+implementations (the model card's built-in sections) are registered exactly like a plugin's; see
+``sentrix.hooks.DEFAULT_PLUGINS``.
+
 Hooks are for cross-cutting extension. Per-step training events stay in
 ``transformers.TrainerCallback``. A hook module must import nothing heavy (no torch) at import
 time: ``sentrix plugins list`` and ``sentrix --help`` load it.
+
+``docs/hooks.md`` has one section per hook, checked against this module by
+``tests/core/test_hooks.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from sentrix.model import SentenceTransformer
+    from sentrix.model_card.data import SentenceTransformerModelCardData
+    from sentrix.trainer import SentenceTransformerTrainer
 
 PROJECT_NAME = "sentrix"
 
@@ -31,25 +46,38 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
+class RegisterComponent(Protocol):
+    """The ``register`` callback handed to :func:`sentrix_register_components`."""
+
+    def __call__(self, kind: str, name: str, target: object, aliases: tuple[str, ...] = ()) -> None: ...
+
+
+#: A model-card section: ``(heading, markdown body)``.
+CardSection = tuple[str, str]
+
+
 @hookspec
-def sentrix_register_components(register: Any) -> None:
+def sentrix_register_components(register: RegisterComponent) -> None:
     """Register components from code instead of (or besides) entry points.
 
     Fires the first time any registry is listed or asked for a name, once per process (and again
-    after :func:`sentrix.registry.refresh`).
+    after :func:`sentrix.registry.refresh` or when a hook plugin is registered in-process).
 
     :param register: ``register(kind, name, target, aliases=())``. ``kind`` is one of
         ``sentrix.registry.KINDS``; ``target`` is the component object or, better, a
-        ``"module:attr"`` string so nothing is imported until the component is used.
-    :return: nothing; call ``register`` for each component.
+        ``"module:attr"`` string so nothing is imported until the component is used. The
+        components are credited to the distribution that provides the hook module.
+    :return: nothing; call ``register`` once per component. A name another provider also uses is
+        an error only when that name is used.
     """
 
 
 @hookspec
-def sentrix_add_cli_commands(subparsers: Any) -> None:
+def sentrix_add_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add sub-commands to the ``sentrix`` command line.
 
-    Fires while the ``sentrix`` argument parser is built, before arguments are parsed.
+    Fires while the ``sentrix`` argument parser is built, before arguments are parsed (so on every
+    ``sentrix`` invocation, ``--help`` included: keep it cheap).
 
     :param subparsers: the ``argparse`` sub-parsers action of the top-level parser. Add a parser
         with ``subparsers.add_parser("name", help=...)`` and give it a handler with
@@ -59,23 +87,26 @@ def sentrix_add_cli_commands(subparsers: Any) -> None:
 
 
 @hookspec
-def sentrix_adjust_trainer(trainer: Any) -> None:
+def sentrix_adjust_trainer(trainer: SentenceTransformerTrainer) -> None:
     """Adjust a ``SentenceTransformerTrainer`` after it is built and before training starts.
 
     Fires at the start of ``trainer.train()``, after the datasets, loss and arguments are resolved
-    and validated, before anything is written to ``output_dir``.
+    and validated and after every :func:`sentrix_validate_run` check passed, before anything is
+    written to ``output_dir``.
 
     :param trainer: the trainer; a plugin may add callbacks, wrap the loss, or change arguments.
-    :return: nothing.
+    :return: nothing; change ``trainer`` in place.
     """
 
 
 @hookspec
-def sentrix_validate_run(trainer: Any) -> list[str] | None:
+def sentrix_validate_run(trainer: SentenceTransformerTrainer) -> list[str] | None:
     """Check a training run before its first step and report what is wrong with it.
 
     Fires at the start of ``trainer.train()``, after the built-in checks (datasets against the
-    losses' data needs, ``metric_for_best_model`` against the metric keys that will exist) pass.
+    losses' data needs, ``metric_for_best_model`` against the metric keys that will exist) pass
+    and before :func:`sentrix_adjust_trainer`. Every plugin's problems are collected and reported
+    together.
 
     :param trainer: the trainer about to run.
     :return: a list of problems, each a message that names the input and the fix; ``None`` or an
@@ -84,15 +115,25 @@ def sentrix_validate_run(trainer: Any) -> list[str] | None:
 
 
 @hookspec
-def sentrix_model_card_sections(model: Any, trainer: Any | None) -> list[tuple[str, str]] | None:
+def sentrix_model_card_sections(
+    model: SentenceTransformer,
+    trainer: SentenceTransformerTrainer | None,
+    card: SentenceTransformerModelCardData,
+) -> list[CardSection] | None:
     """Add sections to the model card (README.md) written with a saved model.
 
-    Fires while the model card is rendered, by ``save_pretrained`` and by the trainer.
+    Fires while the model card is rendered, by ``save_pretrained`` / ``save`` and by the trainer's
+    ``save_model``. The card's own sections (Model Details, Usage, Evaluation, Training Details,
+    Provenance, and Citation last) come from this same hook, implemented by
+    ``sentrix.model_card.sections``; a plugin's sections go after Provenance and before Citation,
+    in plugin order. A plugin whose implementation raises is skipped with a warning.
 
     :param model: the ``SentenceTransformer`` being saved.
     :param trainer: the trainer that trained it, or ``None`` outside training.
-    :return: a list of ``(heading, markdown_body)`` pairs, appended in plugin order; ``None`` for
-        none.
+    :param card: the model's ``SentenceTransformerModelCardData`` (datasets, losses, metrics,
+        hyperparameters, training logs), to read from.
+    :return: a list of ``(heading, markdown_body)`` pairs; each becomes a ``## heading`` section.
+        ``None`` or an empty list for none.
     """
 
 
@@ -100,7 +141,7 @@ def sentrix_model_card_sections(model: Any, trainer: Any | None) -> list[tuple[s
 def sentrix_env_info() -> dict[str, str] | None:
     """Add lines to ``sentrix env`` (the report users paste into bug reports).
 
-    Fires when ``sentrix env`` runs.
+    Fires when ``sentrix env`` runs, after the core's own lines are collected.
 
     :return: a mapping of label to value, e.g. ``{"acme backend": "cuda 12.4"}``; ``None`` for none.
     """

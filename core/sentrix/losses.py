@@ -2,31 +2,16 @@
 
 Nothing is defined here: every attribute is looked up in the ``sentrix.losses`` registry, so
 ``from sentrix.losses import CoSENTLoss`` works for built-ins and installed plugins alike.
+Helper names sentence-transformers exports beside its losses (``TripletDistanceMetric``, ...) come
+from the module of the loss that owns them (:mod:`sentrix._compat.companions`).
 Run ``sentrix plugins list --kind losses`` to see what is installed.
-
-A few helper objects that sentence-transformers exposes next to its losses are reached through the
-loss that owns them (``TripletDistanceMetric`` is ``TripletLoss.DistanceMetric``).
 """
 
 from sentrix._registry_namespace import registry_dir, registry_getattr
 
-# sentence-transformers helper name -> (registered loss name, attribute of that loss class)
-_COMPANIONS = {
-    "TripletDistanceMetric": ("triplet", "DistanceMetric"),
-}
+# A package without a folder: the sentence-transformers paths below it (``sentrix.losses.CoSENTLoss``,
+# the old one-module-per-class layout) are served by sentrix._compat.finder.
+__path__: list[str] = []
 
-_registry_getattr = registry_getattr("losses", __name__)
-_registry_dir = registry_dir("losses")
-
-
-def __getattr__(name: str):
-    if name in _COMPANIONS:
-        from sentrix.registry import losses
-
-        loss_name, attribute = _COMPANIONS[name]
-        return getattr(losses.get(loss_name), attribute)
-    return _registry_getattr(name)
-
-
-def __dir__():
-    return sorted(set(_registry_dir()) | set(_COMPANIONS))
+__getattr__ = registry_getattr("losses", __name__)
+__dir__ = registry_dir("losses", __name__)

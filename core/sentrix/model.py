@@ -41,7 +41,7 @@ from tqdm.autonotebook import trange
 
 from sentrix.errors import InvalidInputError
 from sentrix.fit_mixin import FitMixin
-from sentrix.module_base import InputModule, Module, resolve_module_class
+from sentrix.module_base import InputModule, Module, is_router, resolve_module_class
 from sentrix.peft_mixin import PeftAdapterMixin
 from sentrix.util.quantization import PRECISIONS, quantize_embeddings
 from sentrix.util.tensor import batch_to_device
@@ -245,7 +245,7 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
                 entry["type"], trust_remote_code, where=f" (modules.json entry {entry.get('name')!r} in {folder!r})",
                 model_dir=folder,
             )
-            load = getattr(module_class, "load")
+            load = module_class.load
             params = _parameters(load)
             if len(params) == 1:  # an older module whose load() takes only its folder
                 module = load(os.path.join(folder, subfolder))
@@ -437,7 +437,7 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
     def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Run every module on the features dict; returns it with ``sentence_embedding`` added."""
         for name, module in self.named_children():
-            if type(module).__name__ in ("Router", "Asym"):  # routes pass keywords on to their modules
+            if is_router(module):  # a router passes keywords on to the modules of its routes
                 wanted = kwargs.keys()
             else:
                 wanted = set(self.module_kwargs.get(name, [])) | set(getattr(module, "forward_kwargs", set()))

@@ -54,7 +54,9 @@ from torch import nn
 
 from sentrix.errors import InvalidInputError
 
-__all__ = ["Module", "InputModule", "resolve_file", "resolve_dir", "load_weights_file", "resolve_module_class"]
+__all__ = [
+    "Module", "InputModule", "resolve_file", "resolve_dir", "load_weights_file", "resolve_module_class", "is_router",
+]
 
 
 def _hub_kwargs(token, cache_folder, revision, local_files_only) -> dict[str, Any]:
@@ -150,6 +152,10 @@ class Module(ABC, nn.Module):
         save_in_root: save the first module of a model in the model's root folder (Transformer).
         forward_kwargs: ``encode``/``forward`` keyword arguments this module wants (e.g. ``task``).
         module_type: the ``type`` string written to ``modules.json`` (default: dotted class path).
+        routes_inputs: ``True`` for a module that sends each input to one of several sub-modules
+            (a route) chosen by ``task``, like the built-in ``Router``. The model then passes every
+            ``encode``/``forward`` keyword on to it, and the trainer checks ``router_mapping``
+            against its routes. Declared, never inferred from the class name.
     """
 
     config_file_name: str = "config.json"
@@ -158,6 +164,7 @@ class Module(ABC, nn.Module):
     save_in_root: bool = False
     forward_kwargs: set[str] = set()
     module_type: str | None = None
+    routes_inputs: bool = False
 
     @abstractmethod
     def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:
@@ -338,6 +345,9 @@ def resolve_module_class(type_name: str, trust_remote_code: bool = False, where:
         return modules.get(type_name)
     except UnknownComponentError as exc:
         unknown = exc
+    served = _served_module_type(type_name)
+    if served is not None:
+        return served
     if trust_remote_code and "." in type_name:
         module_name, _, attr = type_name.rpartition(".")
         try:
@@ -362,3 +372,29 @@ def resolve_module_class(type_name: str, trust_remote_code: bool = False, where:
         "Fix: install the plugin that provides this module, or, if you trust the code it names, pass "
         "trust_remote_code=True to import it by its dotted path."
     )
+
+
+def _served_module_type(type_name: str) -> type | None:
+    """A registered module for a sentence-transformers type path the compatibility table serves.
+
+    ``sentence_transformers.<path>.<Class>`` with ``<path>`` served by ``sentrix.models`` (for
+    example ``...sentence_transformer.modules.dense.Dense``) is the module registered as
+    ``<Class>``, so saved models keep loading whichever of its paths wrote them.
+    """
+    from sentrix._compat.table import MODULES
+    from sentrix.errors import UnknownComponentError
+    from sentrix.registry import modules
+
+    module_path, _, class_name = type_name.rpartition(".")
+    prefix = "sentence_transformers."
+    if not module_path.startswith(prefix) or MODULES.get(module_path[len(prefix):]) != "sentrix.models":
+        return None
+    try:
+        return modules.get(class_name)
+    except UnknownComponentError:
+        return None
+
+
+def is_router(module: Any) -> bool:
+    """Whether ``module`` declares that it routes inputs to sub-modules (``routes_inputs = True``)."""
+    return getattr(module, "routes_inputs", False) is True

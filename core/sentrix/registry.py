@@ -37,7 +37,6 @@ Environment switches (read at discovery time):
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import threading
 from contextlib import contextmanager
@@ -46,6 +45,9 @@ from typing import Any, Callable, Iterator
 
 import attrs
 
+from sentrix import hooks
+from sentrix._switches import CORE_DISTRIBUTION, distribution_allowed, switches_state
+from sentrix._switches import normalise_dist as _normalise_dist
 from sentrix.errors import (
     ComponentCollisionError,
     ComponentLoadError,
@@ -66,35 +68,9 @@ KINDS: tuple[str, ...] = (
     "modules",
 )
 GROUP_PREFIX = "sentrix."
-CORE_DISTRIBUTION = "sentrix"
-IN_PROCESS = "<in-process>"
+IN_PROCESS = hooks.IN_PROCESS
 
 _CANONICAL = re.compile(r"^[a-z0-9_.\-]+$")
-
-
-def _normalise_dist(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _env_list(var: str) -> set[str] | None:
-    raw = os.environ.get(var)
-    if raw is None or not raw.strip():
-        return None
-    return {_normalise_dist(part) for part in raw.split(",") if part.strip()}
-
-
-def distribution_allowed(dist_name: str) -> bool:
-    """Whether the environment switches let ``dist_name`` provide components or hooks."""
-    dist = _normalise_dist(dist_name)
-    blocked = _env_list("SENTRIX_BLOCK_PLUGINS") or set()
-    if dist in blocked:
-        return False
-    if dist == CORE_DISTRIBUTION:
-        return True
-    allowed = _env_list("SENTRIX_LOAD_PLUGINS")
-    if os.environ.get("SENTRIX_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return allowed is not None and dist in allowed
-    return allowed is None or dist in allowed
 
 
 @attrs.define(eq=False)
@@ -139,8 +115,26 @@ class ComponentEntry:
                 f"Fix: reinstall or upgrade {self.provider!r} (`pip install -U {self.provider}`), or "
                 f"stop loading it with SENTRIX_BLOCK_PLUGINS={self.provider}."
             ) from exc
+        _check_plugin_api(self, module_name)
         self.obj = obj
         return obj
+
+
+def _check_plugin_api(entry: ComponentEntry, module_name: str) -> None:
+    """Refuse a component whose module (or top-level package) declares a plugin API this core lacks."""
+    import sys
+
+    from sentrix.plugin_api import check_api_version
+
+    candidates = [module_name, module_name.partition(".")[0]]
+    for candidate in candidates:
+        module = sys.modules.get(candidate)
+        required = getattr(module, "SENTRIX_PLUGIN_API", None) if module is not None else None
+        if required is not None:
+            check_api_version(
+                str(required), f"{_singular(entry.kind).capitalize()} {entry.name!r} from {entry.provider_label}"
+            )
+            return
 
 
 def _check_core_compatible(entry: ComponentEntry) -> None:
@@ -215,18 +209,13 @@ class Registry:
 
     # ------------------------------------------------------------------ discovery
     def _env_key(self) -> tuple:
-        return tuple(
-            os.environ.get(v)
-            for v in ("SENTRIX_DISABLE_PLUGIN_AUTOLOAD", "SENTRIX_LOAD_PLUGINS", "SENTRIX_BLOCK_PLUGINS")
-        )
+        return (*switches_state(), hooks.generation())
 
     def _installed(self) -> list[ComponentEntry]:
         key = self._env_key()
         with self._lock:
             if self._cache is None or self._cache_key != key:
                 entries = _group_entry_points(self.kind)
-                from sentrix.plugins import hook_registered_components
-
                 entries.extend(hook_registered_components(self.kind))
                 self._cache, self._cache_key = entries, key
             return self._cache
@@ -416,8 +405,47 @@ def get_registry(kind: str) -> Registry:
 
 def refresh() -> None:
     """Re-read entry points for every kind (after a ``pip install`` in a running process)."""
-    from sentrix.plugins import reset_plugin_manager
-
-    reset_plugin_manager()
+    hooks.reset_plugin_manager()
     for registry in REGISTRIES.values():
         registry.refresh()
+
+
+_hook_components: tuple[tuple, dict[str, list[ComponentEntry]]] | None = None
+_hook_lock = threading.RLock()
+
+
+def hook_registered_components(kind: str) -> list[ComponentEntry]:
+    """Components registered through the ``sentrix_register_components`` hook, for one kind.
+
+    Collected once per set of hook plugins (see :func:`sentrix.hooks.generation`).
+    """
+    global _hook_components
+    key = (*switches_state(), hooks.generation())
+    with _hook_lock:
+        if _hook_components is None or _hook_components[0] != key:
+            collected: dict[str, list[ComponentEntry]] = {k: [] for k in KINDS}
+            pm = hooks.get_plugin_manager()
+            for impl in pm.hook.sentrix_register_components.get_hookimpls():
+                provider, version = hooks.plugin_distribution(impl.plugin)
+
+                def register(reg_kind: str, name: str, target: Any, aliases: tuple[str, ...] = (), *,
+                             _provider: str = provider, _version: str | None = version) -> None:
+                    if reg_kind not in collected:
+                        raise ValueError(
+                            f"sentrix_register_components: unknown kind {reg_kind!r}; expected one of {', '.join(KINDS)}."
+                        )
+                    collected[reg_kind].append(
+                        ComponentEntry(
+                            kind=reg_kind,
+                            name=name,
+                            aliases=tuple(aliases),
+                            provider=_provider,
+                            version=_version,
+                            target=target if isinstance(target, str) else None,
+                            obj=None if isinstance(target, str) else target,
+                        )
+                    )
+
+                impl.function(register=register)
+            _hook_components = (key, collected)
+        return list(_hook_components[1].get(kind, []))

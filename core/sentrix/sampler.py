@@ -103,15 +103,19 @@ class SetEpochMixin:
 class DefaultBatchSampler(SetEpochMixin, BatchSampler):
     """Shuffle the rows of one dataset and cut them into batches of ``batch_size``.
 
+    Draws a random permutation of the rows from ``seed + epoch`` and yields consecutive slices of
+    ``batch_size`` rows; with ``drop_last=True`` the last, smaller batch is left out. It reads no
+    column values, and ``len(sampler)`` is exactly the number of batches an epoch yields. Because
+    every epoch draws from ``seed + epoch``, a resumed run reproduces the uninterrupted one.
+
     This is both the plain sampler (registered as ``batch_sampler``, the default of
     ``BatchSamplers.BATCH_SAMPLER``) and the base class custom samplers subclass. As a sampler it
     suits losses without in-batch negatives (CoSENT, CosineSimilarity, Softmax...); prefer
     ``no_duplicates`` for in-batch-negative losses and ``group_by_label`` for batch triplet losses.
-    It reads no column values. The first epoch gives sentence-transformers' order for the same
-    seed; every epoch draws from ``seed + epoch``, so a resumed run reproduces it. A subclass usually keeps ``__init__``'s signature, reads
-    ``self.dataset``, ``self.batch_size``, ``self.drop_last``, ``self.valid_label_columns``, and
-    overrides ``__iter__`` and ``__len__``; drawing its randomness from
-    ``self.epoch_generator()`` makes it reproducible per epoch and so resumable.
+    A subclass usually keeps ``__init__``'s signature, reads ``self.dataset``, ``self.batch_size``,
+    ``self.drop_last``, ``self.valid_label_columns``, and overrides ``__iter__`` and ``__len__``;
+    drawing its randomness from ``self.epoch_generator()`` makes it reproducible per epoch and so
+    resumable.
 
     Args:
         dataset: the dataset to sample from (anything with ``len()``; usually a
@@ -120,21 +124,27 @@ class DefaultBatchSampler(SetEpochMixin, BatchSampler):
         batch_size: rows per batch.
         drop_last: drop the last batch when it has fewer than ``batch_size`` rows.
         valid_label_columns: the column names that may hold the label (the first one present
-            is the label column). Label columns are never treated as text.
+            is the label column). Label columns are never treated as text. Default ``None``.
         generator: a ``torch.Generator`` to draw the order from; re-seeded with
             ``seed + epoch`` at the start of every epoch. One is made when omitted.
-        seed: the base seed. ``None`` keeps the generator's state as it is (not reproducible).
+        seed: the base seed (default 0). ``None`` keeps the generator's state as it is (not
+            reproducible).
 
-    Example::
+    Example:
+        .. code-block:: python
 
-        from datasets import Dataset
-        from sentrix.sampler import DefaultBatchSampler
+            from datasets import Dataset
+            from sentrix.registry import batch_samplers
 
-        ds = Dataset.from_dict({"anchor": list("abcdefg"), "positive": list("ABCDEFG")})
-        sampler = DefaultBatchSampler(ds, batch_size=3, drop_last=False, seed=12)
-        sampler.set_epoch(1)
-        batches = list(sampler)       # 3 batches: 3 + 3 + 1 rows, the order of epoch 1
-        assert len(sampler) == len(batches)
+            ds = Dataset.from_dict({"anchor": list("abcdefg"), "positive": list("ABCDEFG")})
+            sampler = batch_samplers.create("batch_sampler", ds, batch_size=3, drop_last=False, seed=12)
+            sampler.set_epoch(1)
+            batches = list(sampler)       # 3 batches: 3 + 3 + 1 rows, the order of epoch 1
+            assert len(sampler) == len(batches)
+
+    References:
+        sentence-transformers 6.2 ``DefaultBatchSampler`` (a ``BatchSampler`` over a
+        ``RandomSampler``); the first epoch gives its order for the same seed.
     """
 
     def __init__(
@@ -269,10 +279,12 @@ def __getattr__(name: str) -> Any:
     """Resolve registered samplers by name: ``from sentrix.sampler import NoDuplicatesBatchSampler``."""
     if name.startswith("__"):
         raise AttributeError(name)
-    if name in ("BatchSamplers", "MultiDatasetBatchSamplers"):
+    from sentrix._compat.table import CORE_NAMES
+
+    if name in CORE_NAMES["sentrix.sampler"]:
         import importlib
 
-        return getattr(importlib.import_module("sentrix.training_args"), name)
+        return getattr(importlib.import_module(CORE_NAMES["sentrix.sampler"][name]), name)
     from sentrix.registry import get_registry
 
     errors = []

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-ArrayLike = Union[list, np.ndarray, Tensor]
+ArrayLike = Union[list, np.ndarray, Tensor]  # noqa: UP007 (a runtime alias; `|` needs Python 3.10 types here)
 
 __all__ = [
     "SimilarityFunction",
@@ -42,6 +42,7 @@ __all__ = [
     "pairwise_dot_score",
     "pairwise_euclidean_sim",
     "pairwise_manhattan_sim",
+    "pairwise_angle_sim",
     "normalize_embeddings",
     "pytorch_cos_sim",
 ]
@@ -143,6 +144,28 @@ def pairwise_manhattan_sim(a: ArrayLike, b: ArrayLike) -> Tensor:
     return -(_as_tensor(a) - _as_tensor(b)).abs().sum(dim=-1)
 
 
+def pairwise_angle_sim(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """AnglE similarity of matching rows (the score ``AnglELoss`` ranks): ``res[i] = |cos + sin|``.
+
+    Both rows are scaled to unit length; the cosine term is their dot product, the sine term pairs
+    dimension ``k`` of the first half with dimension ``k`` of the second half
+    (``sum(a_hi * b_lo - a_lo * b_hi)``), which is the imaginary part of the complex-number
+    comparison of the AnglE paper (https://arxiv.org/abs/2309.12871). An odd dimension gets one
+    zero column appended first. The result lies in ``[0, sqrt(2)]`` and is not a geometric angle.
+    """
+    a_t, b_t = _as_tensor(a), _as_tensor(b)
+    if a_t.shape[-1] % 2 == 1:
+        a_t = torch.nn.functional.pad(a_t, (0, 1))
+        b_t = torch.nn.functional.pad(b_t, (0, 1))
+    a_n, b_n = normalize_embeddings(a_t), normalize_embeddings(b_t)
+    half = a_n.shape[-1] // 2
+    a_lo, a_hi = a_n[..., :half], a_n[..., half:]
+    b_lo, b_hi = b_n[..., :half], b_n[..., half:]
+    cos_part = (a_n * b_n).sum(dim=-1)
+    sin_part = (a_hi * b_lo - a_lo * b_hi).sum(dim=-1)
+    return (cos_part + sin_part).abs()
+
+
 # --------------------------------------------------------------------------------------------
 # the enum
 # --------------------------------------------------------------------------------------------
@@ -240,6 +263,7 @@ _BY_NAME: dict[str, SimilarityFn] = {
         pairwise_dot_score,
         pairwise_euclidean_sim,
         pairwise_manhattan_sim,
+        pairwise_angle_sim,
     )
 }
 

@@ -20,6 +20,11 @@ What it adds on top of a plain ``transformers.Trainer``:
   picks the last complete one. Rotation (``save_total_limit``) only deletes checkpoints of this run.
 * **Secrets stay out of files**: the saved ``training_args.bin`` and the model card carry no token.
 
+This module holds the ``transformers.Trainer`` overrides; the helpers they call live in
+:mod:`sentrix.training`, one concern per module: ``run_checks`` (checks before training),
+``checkpoints`` (atomic writes, rotation, resume selection), ``loss_state`` (parameters and state
+owned by losses) and ``hub`` (pushes to the Hub).
+
 Example::
 
     from datasets import Dataset
@@ -35,13 +40,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import shutil
 import uuid
-import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -49,11 +52,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import BatchSampler, ConcatDataset, DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from sentrix.data_collator import SentenceTransformerDataCollator
-from sentrix.data_needs import DataNeeds, data_needs_of
 from sentrix.errors import InvalidInputError, SentrixError
 from sentrix.model_card import (
     SentenceTransformerModelCardData,
@@ -61,16 +63,29 @@ from sentrix.model_card import (
     make_model_card_callback,
     redact_secrets,
 )
-from sentrix.training_args import BatchSamplers, MultiDatasetBatchSamplers, SentenceTransformerTrainingArguments
+from sentrix.training import checkpoints as _checkpoints
+from sentrix.training import hub as _hub
+from sentrix.training import loss_state as _loss_state
+from sentrix.training import run_checks as _run_checks
+from sentrix.training.checkpoints import (  # noqa: F401  (names kept importable from sentrix.trainer)
+    RUN_MARKER_NAME,
+    TMP_PREFIX,
+    TRAINER_STATE_NAME,
+    TRAINING_ARGS_NAME,
+    last_complete_checkpoint,
+)
+from sentrix.training.loss_state import OptimizationTarget as _OptimizationTarget
+from sentrix.training.loss_state import ZeroLossGradsCallback as _ZeroLossGradsCallback
+from sentrix.training.run_checks import RESERVED_COLUMNS  # noqa: F401  (kept importable from sentrix.trainer)
+from sentrix.training.run_checks import is_iterable_dataset as _is_iterable_dataset
+from sentrix.training_args import (
+    BatchSamplers,
+    MultiDatasetBatchSamplers,
+    SentenceTransformerTrainingArguments,
+)
 
 logger = logging.getLogger(__name__)
 
-TRAINING_ARGS_NAME = "training_args.bin"
-TRAINER_STATE_NAME = "trainer_state.json"
-RUN_MARKER_NAME = "sentrix_run.json"
-TMP_PREFIX = ".sentrix-tmp-"
-RESERVED_COLUMNS = ("return_loss", "dataset_name")
-_CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 _FEATURE_SUFFIXES = (
     "input_ids",
     "sentence_embedding",
@@ -83,96 +98,6 @@ _FEATURE_SUFFIXES = (
 
 class NonFiniteTrainingError(SentrixError, FloatingPointError):
     """A label or the loss became NaN or infinite; the run is stopped instead of training on it."""
-
-
-class _ZeroLossGradsCallback(TrainerCallback):
-    """Clear gradients of parameters owned by losses (e.g. a classifier head) after every step."""
-
-    def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
-        if optimizer is not None:
-            optimizer.zero_grad()
-
-    def on_step_end(self, args, state, control, optimizer=None, **kwargs):
-        if optimizer is not None:
-            optimizer.zero_grad()
-
-
-class _OptimizationTarget(nn.Module):
-    """The model and the losses under one module, so parameters owned by losses are optimised too."""
-
-    def __init__(self, model: nn.Module, loss: nn.Module | dict[str, nn.Module]):
-        super().__init__()
-        self.model = model
-        self.loss = nn.ModuleDict(loss) if isinstance(loss, dict) else loss
-
-
-def _missing_value_rows(dataset: Any, column: str) -> list[int]:
-    """Rows whose ``column`` is None; reads Arrow's null count first, so a clean column costs nothing."""
-    try:
-        table_column = dataset.data.column(column)
-    except Exception:  # not an Arrow-backed dataset
-        return []
-    if table_column.null_count == 0:
-        return []
-    return [i for i, value in enumerate(dataset[column]) if value is None]
-
-
-def _is_iterable_dataset(dataset: Any) -> bool:
-    try:
-        from datasets import IterableDataset
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(dataset, IterableDataset)
-
-
-def _column_names(dataset: Any) -> list[str]:
-    names = getattr(dataset, "column_names", None)
-    if names is None and getattr(dataset, "features", None) is not None:
-        names = list(dataset.features)
-    return [c for c in (names or []) if c != "dataset_name"]
-
-
-def _is_checkpoint_complete(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, TRAINER_STATE_NAME))
-
-
-def last_complete_checkpoint(folder: str) -> str | None:
-    """The ``checkpoint-N`` sub-folder of ``folder`` with the highest N that was completely written."""
-    if not os.path.isdir(folder):
-        return None
-    found = []
-    for name in os.listdir(folder):
-        match = _CHECKPOINT_RE.match(name)
-        path = os.path.join(folder, name)
-        if match and os.path.isdir(path) and _is_checkpoint_complete(path):
-            found.append((int(match.group(1)), path))
-    return max(found)[1] if found else None
-
-
-def _fsync_tree(path: str) -> None:
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-
-
-def _replace_dir(src: str, dst: str) -> None:
-    """Move the finished folder ``src`` to ``dst`` with renames only (``dst`` is never half-written)."""
-    if os.path.exists(dst):
-        trash = f"{os.path.dirname(dst)}/{TMP_PREFIX}old-{os.path.basename(dst)}-{uuid.uuid4().hex[:8]}"
-        os.replace(dst, trash)
-        os.replace(src, dst)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(src, dst)
 
 
 class SentenceTransformerTrainer(Trainer):
@@ -349,6 +274,7 @@ class SentenceTransformerTrainer(Trainer):
 
         self.add_model_card_callback(default_args)
         self.add_callback(_ZeroLossGradsCallback())
+        self.add_callback(_loss_state.SyncLossStateCallback(self))
 
     # ==========================================================================================
     # Resolution of the pluggable parts
@@ -438,12 +364,13 @@ class SentenceTransformerTrainer(Trainer):
         """
         if not router_mapping:
             return {}
+        from sentrix.module_base import is_router
         from sentrix.router_mapping import resolve_router_mapping as resolve
 
         model = model if model is not None else getattr(self, "model", None)
         routes = None
         for module in (model.modules() if isinstance(model, nn.Module) else []):
-            if type(module).__name__ == "Router" and hasattr(module, "sub_modules"):
+            if is_router(module) and hasattr(module, "sub_modules"):
                 routes = list(module.sub_modules.keys())
                 break
         labels = self._label_column_names()
@@ -472,7 +399,9 @@ class SentenceTransformerTrainer(Trainer):
 
     def get_data_collator(self, model: Any, args: SentenceTransformerTrainingArguments, processing_class: Any = None) -> Any:
         """The default collator: the model's tokeniser with the arguments' prompts and router mapping."""
-        has_router = any(type(m).__name__ == "Router" for m in model.modules()) if isinstance(model, nn.Module) else False
+        from sentrix.module_base import is_router
+
+        has_router = any(is_router(m) for m in model.modules()) if isinstance(model, nn.Module) else False
         router_mapping = getattr(self, "_resolved_router_mapping", args.router_mapping)
         if has_router and not router_mapping:
             raise InvalidInputError(
@@ -518,215 +447,39 @@ class SentenceTransformerTrainer(Trainer):
         return self.loss
 
     def _iter_datasets(self, train_dataset: Any, eval_dataset: Any):
-        for split, dataset in (("train", train_dataset), ("eval", eval_dataset)):
-            if dataset is None or isinstance(dataset, str):
-                continue
-            if isinstance(dataset, dict):
-                for name, member in dataset.items():
-                    yield split, name, member
-            else:
-                yield split, None, dataset
+        return _run_checks.iter_datasets(train_dataset, eval_dataset)
 
     def validate_run(self, train_dataset: Any = None, eval_dataset: Any = None, data_collator: Any = None) -> None:
-        """Check every dataset against its loss's data needs, and ``metric_for_best_model``; raise on the first problem."""
-        collator = data_collator if data_collator is not None else getattr(self, "data_collator", None)
-        label_names = list(getattr(collator, "valid_label_columns", None) or ("label", "labels", "score", "scores"))
-        problems: list[str] = []
-        in_batch_negatives = []
-        for split, name, dataset in self._iter_datasets(train_dataset, eval_dataset):
-            loss = self._loss_for(name) if isinstance(self.loss, dict) else self.loss
-            problems.extend(self.check_dataset(dataset, loss, split, name, label_names))
-            needs = data_needs_of(loss)
-            if needs is not None and needs.in_batch_negatives and split == "train":
-                in_batch_negatives.append(type(loss).__name__)
-            sampler = getattr(self.args.batch_sampler, "value", self.args.batch_sampler)
-            if needs is not None and needs.recommended_sampler and split == "train" and sampler == "batch_sampler":
-                logger.info(
-                    "%s works best with the %r batch sampler (set batch_sampler=%r in the training arguments).",
-                    type(loss).__name__, needs.recommended_sampler, needs.recommended_sampler,
-                )
-        problems.extend(self.check_metric_for_best_model(eval_dataset))
-        if problems:
-            raise InvalidInputError("The training run was stopped before it started:\n- " + "\n- ".join(problems))
-        if in_batch_negatives and self.args.gradient_accumulation_steps > 1:
-            message = (
-                f"gradient_accumulation_steps={self.args.gradient_accumulation_steps} with the in-batch-negatives "
-                f"loss {sorted(set(in_batch_negatives))[0]}: accumulation adds no negatives, each micro-batch of "
-                f"{self.args.per_device_train_batch_size} only sees its own rows. For more negatives raise "
-                "per_device_train_batch_size, or use a Cached* loss (e.g. CachedMultipleNegativesRankingLoss)."
-            )
-            warnings.warn(message, UserWarning, stacklevel=3)
-            logger.warning(message)
+        """Check every dataset against its loss's data needs, and ``metric_for_best_model``; raise listing every
+        problem (see :mod:`sentrix.training.run_checks`)."""
+        _run_checks.validate_run(self, train_dataset=train_dataset, eval_dataset=eval_dataset, data_collator=data_collator)
 
     def check_dataset(
         self, dataset: Any, loss: nn.Module, split: str, name: str | None, label_names: list[str]
     ) -> list[str]:
         """Problems of one dataset for its loss (an empty list when it fits)."""
-        problems: list[str] = []
-        label_name = f"{split} dataset {name!r}" if name else f"{split}_dataset"
-        columns = _column_names(dataset)
-        label_column = next((c for c in label_names if c in columns), None)
-        text_columns = [c for c in columns if c != label_column]
-        loss_name = type(loss).__name__
-        features = getattr(dataset, "features", None) or {}
-
-        # A numeric column that is not the label column is almost always a mis-named label.
-        for column in text_columns:
-            dtype = str(getattr(features.get(column), "dtype", ""))
-            if dtype.startswith(("float", "int", "uint", "bool")):
-                problems.append(
-                    f"{label_name}: column {column!r} holds numbers ({dtype}) but only texts can be input columns, "
-                    f"and the label column must be named one of {label_names}. If it is the label, rename it: "
-                    f"`dataset = dataset.rename_column({column!r}, 'label')`; otherwise remove it with "
-                    f"`dataset.remove_columns({column!r})`."
-                )
-        if not _is_iterable_dataset(dataset):
-            for column in text_columns:
-                missing = _missing_value_rows(dataset, column)
-                if missing:
-                    problems.append(
-                        f"{label_name}: text column {column!r} has {len(missing)} missing value(s) (None) at rows "
-                        f"{missing[:10]}{' ...' if len(missing) > 10 else ''}; every row needs a text in every input "
-                        f"column. Fix: drop them, e.g. `dataset = dataset.filter(lambda r: r[{column!r}] is not None)`, "
-                        "or fill them in."
-                    )
-        if problems:
-            return problems
-
-        needs: DataNeeds | None = data_needs_of(loss)
-        if needs is not None:
-            if not needs.accepts_column_count(len(text_columns)):
-                problems.append(
-                    f"{label_name} has {len(text_columns)} text column(s) {text_columns}"
-                    + (f" and label column {label_column!r}" if label_column else "")
-                    + f", but the loss {loss_name} needs {needs.describe_columns()}. Fix: keep the columns it "
-                    f"reads, in order, e.g. `dataset.select_columns([...])`, or choose a loss that takes "
-                    f"{len(text_columns)} text column(s) (`sentrix plugins list --kind losses`)."
-                )
-            if needs.label == "none" and label_column is not None:
-                problems.append(
-                    f"{label_name} has a label column {label_column!r}, but the loss {loss_name} takes no label "
-                    f"({needs.describe()}) Fix: `dataset = dataset.remove_columns({label_column!r})`, or use a loss "
-                    "that learns from labels (e.g. cosent for float scores, softmax for classes)."
-                )
-            elif needs.label in ("float", "int") and label_column is None:
-                problems.append(
-                    f"{label_name} (columns {columns}) has no label column, but the loss {loss_name} needs "
-                    f"{'a float score' if needs.label == 'float' else 'an integer class'} per row. Fix: name the "
-                    f"label column one of {label_names} (`dataset.rename_column('<your column>', 'label')`), or "
-                    "use a loss without labels such as multiple_negatives_ranking."
-                )
-            elif needs.label == "int" and label_column is not None:
-                dtype = str(getattr(features.get(label_column), "dtype", ""))
-                if dtype.startswith("float"):
-                    problems.append(
-                        f"{label_name}: label column {label_column!r} holds floats ({dtype}) but the loss {loss_name} "
-                        f"needs integer class ids. Fix: `dataset = dataset.cast_column({label_column!r}, "
-                        "Value('int64'))` if they are whole numbers, or use a loss for float scores such as cosent."
-                    )
-        if label_column is not None and not _is_iterable_dataset(dataset):
-            bad_rows = self._non_finite_rows(dataset, label_column)
-            if bad_rows:
-                shown = bad_rows[:10]
-                problems.append(
-                    f"{label_name}: label column {label_column!r} has {len(bad_rows)} non-finite value(s) (NaN or "
-                    f"inf) at rows {shown}{' ...' if len(bad_rows) > 10 else ''}. Training on them would make the "
-                    f"loss NaN. Fix: drop or repair them, e.g. `dataset.filter(lambda r: math.isfinite(r[{label_column!r}]))`."
-                )
-        return problems
+        return _run_checks.check_dataset(dataset, loss, split, name, label_names)
 
     @staticmethod
     def _non_finite_rows(dataset: Any, column: str) -> list[int]:
-        try:
-            import numpy as np
-
-            values = dataset.with_format("numpy", columns=[column])[column]
-            values = np.asarray(values)
-            if values.dtype.kind not in "fc":
-                return []
-            flat = values.reshape(len(values), -1)
-            return [int(i) for i in np.nonzero(~np.isfinite(flat).all(axis=1))[0]]
-        except Exception:  # exotic column: leave it to the per-batch check
-            return []
+        return _run_checks.non_finite_rows(dataset, column)
 
     def expected_metric_keys(self, eval_dataset: Any = None) -> tuple[set[str], list[str]]:
         """(metric keys the run will report, name prefixes of evaluators whose full key set is unknown)."""
         eval_dataset = eval_dataset if eval_dataset is not None else getattr(self, "eval_dataset", None)
-        keys: set[str] = set()
-        open_prefixes: list[str] = []
-        if eval_dataset is not None and not isinstance(eval_dataset, str):
-            if isinstance(eval_dataset, dict):
-                keys.update(f"eval_{name}_loss" for name in eval_dataset)
-            else:
-                keys.add("eval_loss")
-        evaluator = getattr(self, "evaluator", None)
-        if evaluator is not None:
-            members = list(getattr(evaluator, "evaluators", None) or [evaluator])
-            for member in members:
-                name = getattr(member, "name", "") or ""
-                listed = None
-                for attr in ("metric_keys", "metric_names"):
-                    value = getattr(member, attr, None)
-                    if value is not None:
-                        listed = list(value() if callable(value) else value)
-                        break
-                if listed:
-                    keys.update(k if k.startswith("eval_") else f"eval_{k}" for k in listed)
-                else:
-                    open_prefixes.append(f"eval_{name}_" if name else "eval_")
-                primary = getattr(member, "primary_metric", None)
-                if primary:
-                    full = primary if not name or primary.startswith(name + "_") else f"{name}_{primary}"
-                    keys.add(f"eval_{full}")
-            if len(members) > 1 or getattr(evaluator, "evaluators", None) is not None:
-                primary = getattr(evaluator, "primary_metric", None)
-                if primary:
-                    keys.add(f"eval_{primary}")
-        return keys, open_prefixes
+        return _run_checks.expected_metric_keys(getattr(self, "evaluator", None), eval_dataset)
 
     def check_metric_for_best_model(self, eval_dataset: Any = None) -> list[str]:
-        metric = self.args.metric_for_best_model
-        if not metric:
+        if not self.args.metric_for_best_model:
             return []
-        full = metric if metric.startswith("eval_") else f"eval_{metric}"
         keys, open_prefixes = self.expected_metric_keys(eval_dataset)
-        if full in keys or any(full.startswith(p) for p in open_prefixes if p != "eval_"):
-            return []
-        if "eval_" in open_prefixes:  # an unnamed evaluator: any key may appear
-            return []
-        shown = sorted(k[5:] for k in keys) + [f"{p[5:]}<metric> (any metric of evaluator {p[5:-1]!r})" for p in open_prefixes]
-        listing = ", ".join(shown) or "none (no eval_dataset and no evaluator)"
-        return [
-            f"metric_for_best_model={metric!r} is not a metric this run produces. The metrics will be: {listing}. "
-            "Fix: set metric_for_best_model to one of them (with or without the 'eval_' prefix), or add the "
-            "evaluator/eval_dataset that produces it."
-        ]
+        return _run_checks.check_metric_for_best_model(self.args.metric_for_best_model, keys, open_prefixes)
 
     def validate_column_names(self, dataset: Any, dataset_name: str | None = None, split: str = "train") -> None:
-        if dataset is None:
-            return
-        if isinstance(dataset, dict):
-            for name, member in dataset.items():
-                self.validate_column_names(member, dataset_name=name, split=split)
-            return
-        overlap = sorted(set(getattr(dataset, "column_names", None) or []) & set(RESERVED_COLUMNS))
-        if overlap and not getattr(dataset, "_sentrix_preprocessed", False):
-            where = f"{split} dataset {dataset_name!r}" if dataset_name else f"{split}_dataset"
-            raise InvalidInputError(
-                f"{where} has column(s) {overlap}, names the trainer reserves for itself. Rename them, e.g. "
-                f"`dataset = dataset.rename_column({overlap[0]!r}, '{overlap[0]}_')`."
-            )
+        _run_checks.validate_column_names(dataset, dataset_name=dataset_name, split=split)
 
     def _run_plugin_checks(self) -> None:
-        from sentrix.plugins import get_plugin_manager
-
-        hook = get_plugin_manager().hook
-        problems: list[str] = []
-        for result in hook.sentrix_validate_run(trainer=self):
-            problems.extend(result or [])
-        if problems:
-            raise InvalidInputError("The training run was stopped before it started by a plugin check:\n- " + "\n- ".join(problems))
-        hook.sentrix_adjust_trainer(trainer=self)
+        _run_checks.run_plugin_checks(self)
 
     # ==========================================================================================
     # Loss computation
@@ -828,17 +581,35 @@ class SentenceTransformerTrainer(Trainer):
         acc["steps"] = acc.get("steps", torch.tensor(0, device=value.device)) + 1
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Log like ``transformers.Trainer`` plus the mean of each component of dict-valued losses."""
-        split = "train" if "loss" in logs else ("eval" if "eval_loss" in logs else None)
-        if split and self.accum_loss_components[split].get("steps") is not None:
-            logs = dict(logs)
+        """Log like ``transformers.Trainer`` plus the mean of each component of dict-valued losses since the last
+        log: ``<component>`` for training, ``eval_<component>`` (``eval_<dataset>_<component>`` per eval dataset)."""
+        split, prefix = ("train", "") if "loss" in logs else (None, "")
+        if split is None:
+            eval_loss = "eval_loss" if "eval_loss" in logs else next(
+                (k for k in logs if k.startswith("eval_") and k.endswith("_loss")), None
+            )
+            if eval_loss is not None:
+                split, prefix = "eval", eval_loss[: -len("loss")]
+        if split:
             acc = self.accum_loss_components[split]
-            steps = max(int(acc["steps"].item()), 1)
-            for key, value in list(acc.items()):
-                if key == "steps":
-                    continue
-                logs[f"eval_{key}" if split == "eval" else key] = round(float(value.sum().item()) / steps, 4)
             self.accum_loss_components[split] = {}
+            steps = int(acc["steps"].item()) if acc.get("steps") is not None else 0
+            totals = {key: (float(value.sum().item()), steps) for key, value in acc.items() if key != "steps"}
+            if self.args.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+                # The mean over every process, like the logged loss. Every process logs at the same points, but with
+                # one loss per dataset each may have run other losses (other components, or none) since the last log,
+                # so the totals travel as objects rather than as tensors of a shape known in advance.
+                gathered: list[Any] = [None] * torch.distributed.get_world_size()
+                torch.distributed.all_gather_object(gathered, totals)
+                totals = {}
+                for part in gathered:
+                    for key, (total, count) in part.items():
+                        before = totals.get(key, (0.0, 0))
+                        totals[key] = (before[0] + total, before[1] + count)
+            if totals:
+                logs = dict(logs)  # the components go to the log only, not into evaluate()'s returned metrics
+                for key, (total, count) in totals.items():
+                    logs[f"{prefix}{key}"] = round(total / max(count, 1), 4)
         if start_time is not None:
             return super().log(logs, start_time)
         return super().log(logs)
@@ -1097,15 +868,20 @@ class SentenceTransformerTrainer(Trainer):
                 metric_key_prefix = "eval"
             else:
                 return output
-        metrics: dict[str, Any] = {}
-        if self.is_world_process_zero():
-            output_path = None
-            if self.args.output_dir:
-                output_path = os.path.join(self.args.output_dir, "eval")
-                os.makedirs(output_path, exist_ok=True)
+        # Every process runs the evaluator inside one evaluation round: each distinct text is encoded once,
+        # split across the processes, and every process gets all embeddings (sentrix.evaluation_round).
+        # Only the first process writes result files and the model card data.
+        from sentrix.evaluation_round import evaluation_round
+
+        output_path = None
+        if self.args.output_dir and self.is_world_process_zero():
+            output_path = os.path.join(self.args.output_dir, "eval")
+            os.makedirs(output_path, exist_ok=True)
+        with evaluation_round(self.model, distributed=True):
             metrics = self.evaluator(self.model, output_path=output_path, epoch=self.state.epoch, steps=self.state.global_step)
-            if not isinstance(metrics, dict):
-                metrics = {"evaluator": metrics}
+        if not isinstance(metrics, dict):
+            metrics = {"evaluator": metrics}
+        if self.is_world_process_zero():
             card = getattr(self.model, "model_card_data", None)
             if card is not None and hasattr(card, "set_evaluation_metrics"):
                 members = list(getattr(self.evaluator, "evaluators", None) or [self.evaluator])
@@ -1244,34 +1020,9 @@ class SentenceTransformerTrainer(Trainer):
             eval_dataset=self._eval_dataset_raw,
         )
         self._run_plugin_checks()
-        if resume_from_checkpoint is True:
-            found = last_complete_checkpoint(self.args.output_dir)
-            if found is None:
-                raise InvalidInputError(
-                    f"resume_from_checkpoint=True but {self.args.output_dir!r} holds no complete checkpoint "
-                    f"('{PREFIX_CHECKPOINT_DIR}-N' folder with {TRAINER_STATE_NAME}). Start without resuming, or "
-                    "give the path of a checkpoint folder."
-                )
-            resume_from_checkpoint = found
-        elif isinstance(resume_from_checkpoint, (str, os.PathLike)):
-            path = os.fspath(resume_from_checkpoint)
-            if not os.path.isdir(path):
-                raise InvalidInputError(f"resume_from_checkpoint={path!r} is not a folder.")
-            if not _is_checkpoint_complete(path):
-                raise InvalidInputError(
-                    f"resume_from_checkpoint={path!r} is incomplete (no {TRAINER_STATE_NAME}); it was probably "
-                    "interrupted while saving. Give an earlier checkpoint, or resume_from_checkpoint=True for the "
-                    "last complete one."
-                )
-            resume_from_checkpoint = path
+        resume_from_checkpoint = _checkpoints.resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
         if resume_from_checkpoint:
-            marker = os.path.join(resume_from_checkpoint, RUN_MARKER_NAME)
-            if os.path.isfile(marker):
-                try:
-                    with open(marker, encoding="utf-8") as fh:
-                        self._run_id = json.load(fh).get("run_id", self._run_id)
-                except (OSError, ValueError):
-                    pass
+            self._run_id = _checkpoints.read_run_id(resume_from_checkpoint, self._run_id)
         card = getattr(self.model, "model_card_data", None)
         if card is not None and hasattr(card, "resolved_config"):
             card.resolved_config = self.resolved_config()
@@ -1357,27 +1108,7 @@ class SentenceTransformerTrainer(Trainer):
             self.push_to_hub(commit_message="Model save")
 
     def _save_atomically(self, output_dir: str) -> None:
-        parent = os.path.dirname(os.path.abspath(output_dir))
-        os.makedirs(parent, exist_ok=True)
-        tmp_dir = os.path.join(parent, f"{TMP_PREFIX}{os.path.basename(os.path.abspath(output_dir))}-{uuid.uuid4().hex[:8]}")
-        try:
-            self._save(tmp_dir)
-            _fsync_tree(tmp_dir)
-            if not os.path.exists(output_dir) or not os.listdir(output_dir):
-                if os.path.isdir(output_dir):
-                    os.rmdir(output_dir)
-                os.replace(tmp_dir, output_dir)
-                return
-            # output_dir already holds files (checkpoints, logs): move each saved entry in by rename.
-            for name in os.listdir(tmp_dir):
-                src, dst = os.path.join(tmp_dir, name), os.path.join(output_dir, name)
-                if os.path.isdir(src):
-                    _replace_dir(src, dst)
-                else:
-                    os.replace(src, dst)
-        finally:
-            if os.path.isdir(tmp_dir):
-                shutil.rmtree(tmp_dir, ignore_errors=True)
+        _checkpoints.save_atomically(output_dir, self._save)
 
     def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir
@@ -1404,6 +1135,8 @@ class SentenceTransformerTrainer(Trainer):
                 shutil.rmtree(tmp_dir)
         self.accelerator.wait_for_everyone()
         self.save_model(tmp_dir, _internal_call=True)
+        if self.args.should_save:  # the losses' own state (e.g. a classifier head), restored on resume
+            _loss_state.save_loss_state(tmp_dir, self.loss, self._unwrapped_model())
 
         save_strategy = str(getattr(self.args.save_strategy, "value", self.args.save_strategy))
         if save_strategy in ("steps", "epoch", "best") and self.state.best_global_step:
@@ -1425,14 +1158,13 @@ class SentenceTransformerTrainer(Trainer):
                     self.state.stateful_callbacks[name].append(cb.state())
                 else:
                     self.state.stateful_callbacks[name] = cb.state()
-            with open(os.path.join(tmp_dir, RUN_MARKER_NAME), "w", encoding="utf-8") as fh:
-                json.dump({"run_id": self._run_id, "step": self.state.global_step}, fh)
+            _checkpoints.write_run_marker(tmp_dir, self._run_id, self.state.global_step)
             # trainer_state.json is written last: its presence marks a complete checkpoint.
             self.state.save_to_json(os.path.join(tmp_dir, TRAINER_STATE_NAME))
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
-            _fsync_tree(tmp_dir)
-            _replace_dir(tmp_dir, final_dir)
+            _checkpoints.fsync_tree(tmp_dir)
+            _checkpoints.replace_dir(tmp_dir, final_dir)
         self.accelerator.wait_for_everyone()
 
         if self.args.push_to_hub:
@@ -1442,44 +1174,10 @@ class SentenceTransformerTrainer(Trainer):
 
     def _run_checkpoints(self, run_dir: str) -> list[tuple[int, str]]:
         """This run's checkpoints in ``run_dir`` (step, path), oldest first."""
-        found = []
-        if not os.path.isdir(run_dir):
-            return found
-        for name in os.listdir(run_dir):
-            match = _CHECKPOINT_RE.match(name)
-            path = os.path.join(run_dir, name)
-            if not match or not os.path.isdir(path):
-                continue
-            try:
-                with open(os.path.join(path, RUN_MARKER_NAME), encoding="utf-8") as fh:
-                    if json.load(fh).get("run_id") != self._run_id:
-                        continue
-            except (OSError, ValueError):
-                continue  # not written by sentrix, or by another run: never touched
-            found.append((int(match.group(1)), path))
-        return sorted(found)
+        return _checkpoints.run_checkpoints(run_dir, self._run_id)
 
     def _rotate_run_checkpoints(self, run_dir: str) -> None:
-        limit = self.args.save_total_limit
-        if not limit or limit <= 0:
-            return
-        checkpoints = self._run_checkpoints(run_dir)
-        if len(checkpoints) <= limit:
-            return
-        best = os.path.abspath(self.state.best_model_checkpoint) if self.state.best_model_checkpoint else None
-        protected = {os.path.abspath(checkpoints[-1][1])}
-        if best:
-            protected.add(best)
-        keep = max(limit, len(protected))
-        remaining = len(checkpoints)
-        for _step, path in checkpoints:
-            if remaining <= keep:
-                break
-            if os.path.abspath(path) in protected:
-                continue
-            logger.info("Deleting older checkpoint %s (save_total_limit=%d)", path, limit)
-            shutil.rmtree(path, ignore_errors=True)
-            remaining -= 1
+        _checkpoints.rotate_run_checkpoints(run_dir, self._run_id, self.args.save_total_limit, self.state.best_model_checkpoint)
 
     def _finalize_training(self, trial: Any, num_train_samples: int, start_time: float) -> Any:
         # The base class deletes every checkpoint folder but the best when save_total_limit == 1, including
@@ -1493,9 +1191,7 @@ class SentenceTransformerTrainer(Trainer):
             object.__setattr__(self.args, "save_total_limit", limit)
         best = self.state.best_model_checkpoint
         if limit == 1 and self.args.should_save and best and os.path.isdir(best):
-            for _step, path in self._run_checkpoints(self._get_output_dir(trial)):
-                if not os.path.samefile(path, best):
-                    shutil.rmtree(path, ignore_errors=True)
+            _checkpoints.keep_only_best(self._get_output_dir(trial), self._run_id, best)
         return output
 
     def _rotate_checkpoints(self, use_mtime: bool = False, output_dir: str | None = None) -> None:
@@ -1527,17 +1223,24 @@ class SentenceTransformerTrainer(Trainer):
                 self.loss[key] = self.override_model_in_loss(self.loss[key], self.model)
         elif isinstance(self.loss, nn.Module):
             self.loss = self.override_model_in_loss(self.loss, self.model)
+        _loss_state.restore_loss_state(resume_from_checkpoint, self.loss, self._unwrapped_model())
+
+    def _unwrapped_model(self) -> nn.Module:
+        model = self.accelerator.unwrap_model(self.model) if hasattr(self, "accelerator") else self.model
+        return getattr(model, "_orig_mod", model)
 
     def _load_best_model(self) -> None:
         checkpoint = self.state.best_model_checkpoint
         if not checkpoint:
             return
         card = getattr(self.model, "model_card_data", None)
-        match = _CHECKPOINT_RE.match(os.path.basename(checkpoint))
-        if card is not None and match and hasattr(card, "set_best_model_step"):
-            card.set_best_model_step(int(match.group(1)))
+        step = _checkpoints.checkpoint_step(checkpoint)
+        if card is not None and step is not None and hasattr(card, "set_best_model_step"):
+            card.set_best_model_step(step)
         logger.info("Loading the best model from %s (score %s).", checkpoint, self.state.best_metric)
         self._load_model_weights(checkpoint)
+        if os.path.isfile(os.path.join(checkpoint, _loss_state.LOSS_STATE_NAME)):
+            _loss_state.restore_loss_state(checkpoint, self.loss, self._unwrapped_model())
 
     # ==========================================================================================
     # Model card and Hub
@@ -1595,74 +1298,13 @@ class SentenceTransformerTrainer(Trainer):
     ) -> Any:
         """Save the model (sentence-transformers layout + model card) to ``output_dir`` and upload it to
         ``args.hub_model_id`` with ``huggingface_hub``. Checkpoints and temporary files are not uploaded."""
-        from huggingface_hub import HfApi
-
-        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
-        token = token if token is not None else self.args.hub_token
-        self.callback_handler.on_push_begin(self.args, self.state, self.control)
-        self.save_model(_internal_call=True)
-        if not self.is_world_process_zero():
-            return None
-        self.create_model_card(model_name=kwargs.pop("model_name", None), **kwargs)
-        api = HfApi(endpoint=kwargs.pop("endpoint", None), token=token)
-        private = self.args.hub_private_repo if private is None else private
-        repo = api.create_repo(repo_id=repo_id, private=private, exist_ok=True, token=token)
-        repo_id = getattr(repo, "repo_id", repo_id)
-        self._finish_current_push()
-        return api.upload_folder(
-            repo_id=repo_id,
-            folder_path=self.args.output_dir,
-            commit_message=commit_message,
-            token=token,
-            revision=revision if revision is not None else self.args.hub_revision,
-            run_as_future=not blocking,
-            ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", f"{TMP_PREFIX}*", "**/" + f"{TMP_PREFIX}*", "eval/*"],
+        return _hub.push_model_folder(
+            self, commit_message=commit_message, blocking=blocking, token=token, revision=revision, private=private, **kwargs
         )
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         """During training: copy the checkpoint's model files (full ST layout) to ``output_dir`` and upload."""
-        if not self.is_world_process_zero() or str(getattr(self.args.hub_strategy, "value", self.args.hub_strategy)) == "end":
-            return
-        skip = {"optimizer.pt", "scheduler.pt", "scaler.pt", TRAINER_STATE_NAME, RUN_MARKER_NAME}
-        os.makedirs(self.args.output_dir, exist_ok=True)
-        for name in os.listdir(checkpoint_folder):
-            if name in skip or name.startswith("rng_state"):
-                continue
-            src, dst = os.path.join(checkpoint_folder, name), os.path.join(self.args.output_dir, name)
-            if os.path.isdir(src):
-                shutil.copytree(src, dst, dirs_exist_ok=True)
-            else:
-                shutil.copy(src, dst)
-        from huggingface_hub import HfApi
-        from transformers.utils.hub import PushInProgress
-
-        in_progress = getattr(self, "push_in_progress", None)
-        if not self.args.hub_always_push and in_progress is not None and not in_progress.is_done():
-            return
-        api = HfApi(token=self.args.hub_token)
-        repo_id = self.hub_model_id or self.args.hub_model_id
-        message = f"Training in progress, step {self.state.global_step}"
-        jobs = [
-            api.upload_folder(
-                repo_id=repo_id, folder_path=self.args.output_dir, commit_message=message, token=self.args.hub_token,
-                run_as_future=True, revision=self.args.hub_revision,
-                ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", f"{TMP_PREFIX}*", "eval/*"],
-            )
-        ]
-        strategy = str(getattr(self.args.hub_strategy, "value", self.args.hub_strategy))
-        if strategy in ("checkpoint", "all_checkpoints"):
-            jobs.append(
-                api.upload_folder(
-                    repo_id=repo_id, folder_path=checkpoint_folder,
-                    path_in_repo="last-checkpoint" if strategy == "checkpoint" else os.path.basename(checkpoint_folder),
-                    commit_message=message + ", checkpoint", token=self.args.hub_token, run_as_future=True,
-                    revision=self.args.hub_revision,
-                )
-            )
-        if in_progress is None or in_progress.is_done():
-            self.push_in_progress = PushInProgress(jobs)
-        else:
-            in_progress.jobs.extend(jobs)
+        _hub.push_checkpoint(self, checkpoint_folder)
 
 
-__all__ = ["SentenceTransformerTrainer", "NonFiniteTrainingError", "last_complete_checkpoint"]
+__all__ = ["NonFiniteTrainingError", "SentenceTransformerTrainer", "last_complete_checkpoint"]

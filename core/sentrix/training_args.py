@@ -40,8 +40,8 @@ Example::
 from __future__ import annotations
 
 import copy
-import logging
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -246,6 +246,20 @@ class SentenceTransformerTrainingArguments(TrainingArguments):
         self.prediction_loss_only = True
         # BERT-like models with DDP otherwise fail on in-place buffer updates.
         self.ddp_broadcast_buffers = False
+        self._force_drop_last_when_distributed()
+
+    def _force_drop_last_when_distributed(self) -> None:
+        """With several processes (DDP), an uneven last batch can leave processes waiting on each other, and
+        in-batch-negatives losses gather equal-sized batches: every process drops the incomplete last batch."""
+        if self.dataloader_drop_last or self.world_size <= 1:
+            return
+        if self.output_dir != "unused":  # "unused": the defaults instance the model card compares against
+            logger.warning(
+                "Training with %d processes: setting `dataloader_drop_last=True` so every process gets full batches "
+                "(an uneven last batch can make the processes wait on each other). Set it yourself to silence this.",
+                self.world_size,
+            )
+        self.dataloader_drop_last = True
 
     @staticmethod
     def _resolve_sampler_arg(arg: str, value: Any, enum: type, kind: str) -> Any:

@@ -17,7 +17,6 @@ import random
 from pathlib import Path
 
 import torch
-
 from sentence_transformers import InputExample, SentenceTransformer, losses
 from sentence_transformers.datasets import NoDuplicatesDataLoader
 from sentence_transformers.evaluation import TripletEvaluator

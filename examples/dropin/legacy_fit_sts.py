@@ -18,10 +18,9 @@ import json
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-
 from sentence_transformers import InputExample, SentenceTransformer, losses
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
+from torch.utils.data import DataLoader
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 

@@ -21,7 +21,6 @@ import json
 from pathlib import Path
 
 from datasets import Dataset
-
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, SequentialEvaluator, TripletEvaluator
 from sentence_transformers.losses import CoSENTLoss, MultipleNegativesRankingLoss

@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 
 from datasets import Dataset
-
 from sentence_transformers import (
     SentenceTransformer,
     SentenceTransformerModelCardData,

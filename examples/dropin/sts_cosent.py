@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 from datasets import Dataset
-
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, SimilarityFunction
 from sentence_transformers.losses import CoSENTLoss

@@ -35,6 +35,29 @@ def test_every_hookspec_is_documented(hook):
     assert section, f"docs/hooks.md needs a section for {hook}"
 
 
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hookspec_is_typed(hook):
+    import typing
+
+    signature = inspect.signature(getattr(hookspecs, hook))
+    assert signature.return_annotation is not inspect.Signature.empty, f"{hook} needs a return annotation"
+    for name, param in signature.parameters.items():
+        assert param.annotation is not inspect.Parameter.empty, f"{hook}: parameter {name!r} needs a type"
+    typing.get_type_hints(getattr(hookspecs, hook), localns=_typing_namespace())  # the hints resolve
+
+
+def _typing_namespace() -> dict:
+    import argparse
+
+    from sentrix.model import SentenceTransformer
+    from sentrix.model_card import SentenceTransformerModelCardData
+    from sentrix.trainer import SentenceTransformerTrainer
+
+    return {"argparse": argparse, "SentenceTransformer": SentenceTransformer,
+            "SentenceTransformerTrainer": SentenceTransformerTrainer,
+            "SentenceTransformerModelCardData": SentenceTransformerModelCardData}
+
+
 HOOK_PLUGIN = """
     from sentrix import hookimpl
 
@@ -90,3 +113,81 @@ def test_in_process_hook_plugin(capsys):
         assert re.search(r"^- acme backend +fake 1\.0$", capsys.readouterr().out, flags=re.M)
     finally:
         unregister_hook_plugin(plugin)
+
+
+# ------------------------------------------------------------------------------------------------
+# docs/hooks.md: one section per hook, its reference part rendered from the hookspec
+# ------------------------------------------------------------------------------------------------
+def _rst_to_markdown(text: str) -> str:
+    text = re.sub(r":(?:func|data|class|meth|mod|attr):`~?([^`]+)`", r"`\1`", text)
+    return text.replace("``", "`")
+
+
+def render_hook_reference(hook: str) -> str:
+    """The generated part of a hook's docs section: typed signature, docstring, parameters, return."""
+    fn = getattr(hookspecs, hook)
+    params = ", ".join(f"{name}: {p.annotation}" for name, p in inspect.signature(fn).parameters.items())
+    returns = inspect.signature(fn).return_annotation
+    doc = inspect.getdoc(fn) or ""
+    body, _, fields = doc.partition("\n:")
+    fields = ":" + fields if fields else ""
+    items = re.findall(r"^:(param (\w+)|return):(.*(?:\n(?!:).*)*)", fields, flags=re.M)
+    lines = [f"```python\ndef {hook}({params}) -> {returns}\n```", "", _rst_to_markdown(body.strip()), ""]
+    for _field, name, text in items:
+        text = " ".join(part.strip() for part in text.strip().splitlines())
+        label = f"- `{name}`" if name else "- **returns**"
+        lines.append(f"{label}: {_rst_to_markdown(text)}")
+    return "\n".join(lines).strip()
+
+
+def _doc_sections() -> dict[str, str]:
+    text = DOCS.read_text(encoding="utf-8")
+    parts = re.split(r"^## `(sentrix_\w+)\((.*?)\)`\n", text, flags=re.M)
+    return {parts[i]: (parts[i + 1], parts[i + 2]) for i in range(1, len(parts), 3)}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_docs_section_is_rendered_from_the_hookspec(hook):
+    sections = _doc_sections()
+    assert hook in sections, f"docs/hooks.md needs a section '## `{hook}(...)`'"
+    params, body = sections[hook]
+    assert params == ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters), (
+        f"the heading of {hook} in docs/hooks.md must list its parameters as in hookspecs.py"
+    )
+    generated = re.search(r"<!-- reference: generated from hookspecs.py -->\n(.*?)\n<!-- /reference -->", body, re.S)
+    assert generated, f"the {hook} section needs its generated reference block"
+    assert generated.group(1).strip() == render_hook_reference(hook), (
+        f"docs/hooks.md is stale for {hook}; regenerate with `python tests/core/test_hooks.py`"
+    )
+    assert re.search(rf"```python\n(?:.*\n)*?@hookimpl\n(?:.*\n)*?def {hook}\(", body), f"{hook} needs a worked example"
+
+
+def test_docs_document_no_hook_that_does_not_exist():
+    assert set(_doc_sections()) <= set(HOOKS)
+
+
+def write_hook_reference() -> None:
+    """Rewrite the generated blocks of docs/hooks.md from hookspecs.py (examples are kept)."""
+    text = DOCS.read_text(encoding="utf-8")
+    for hook in HOOKS:
+        pattern = re.compile(
+            rf"(^## `{hook}\([^)\n]*\)`\n+<!-- reference: generated from hookspecs.py -->\n)(?:.*?\n)??(<!-- /reference -->)",
+            flags=re.M | re.S,
+        )
+        reference = render_hook_reference(hook)
+        text = pattern.sub(lambda m, ref=reference: m.group(1) + ref + "\n" + m.group(2), text)
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def test_former_module_path_is_a_thin_alias():
+    import sentrix.hooks
+    import sentrix.plugins
+
+    for name in ("get_plugin_manager", "failed_plugins", "register_hook_plugin", "unregister_hook_plugin",
+                 "reset_plugin_manager", "PLUGIN_GROUP"):
+        assert getattr(sentrix.plugins, name) is getattr(sentrix.hooks, name), name
+    assert sentrix.plugins.hook_registered_components("losses") == registry.hook_registered_components("losses")
+
+
+if __name__ == "__main__":
+    write_hook_reference()

@@ -35,36 +35,36 @@ def test_unknown_attribute_is_an_attribute_error_with_the_registry_message():
     import sentrix.losses
 
     with pytest.raises(AttributeError) as info:
-        sentrix.losses.CoSentLoss  # wrong case
+        sentrix.losses.CoSentLoss  # noqa: B018  (wrong case)
     message = str(info.value)
     assert message.startswith("module 'sentrix.losses' has no attribute 'CoSentLoss'.\nUnknown loss 'CoSentLoss'.\n")
     assert "Did you mean 'CoSENTLoss'" in message
 
 
-def test_sentence_transformers_6_module_paths_are_the_same_modules():
+def test_sentence_transformers_6_module_paths_serve_the_same_objects():
     import importlib
 
     import sentrix.losses
     import sentrix.training_args
 
     pairs = {
-        "sentrix.sentence_transformer.losses": "sentrix.losses",
-        "sentrix.sentence_transformer.evaluation": "sentrix.evaluation",
-        "sentrix.sentence_transformer.training_args": "sentrix.training_args",
-        "sentrix.sentence_transformer.trainer": "sentrix.trainer",
-        "sentrix.sentence_transformer.model": "sentrix.model",
-        "sentrix.sentence_transformer.readers": "sentrix.fit_mixin",
-        "sentrix.sentence_transformer.datasets": "sentrix.datasets",
-        "sentrix.base.sampler": "sentrix.sampler",
+        "sentrix.sentence_transformer.losses": ("sentrix.losses", "CoSENTLoss"),
+        "sentrix.sentence_transformer.evaluation": ("sentrix.evaluation", "EmbeddingSimilarityEvaluator"),
+        "sentrix.sentence_transformer.training_args": ("sentrix.training_args", "SentenceTransformerTrainingArguments"),
+        "sentrix.sentence_transformer.trainer": ("sentrix.trainer", "SentenceTransformerTrainer"),
+        "sentrix.sentence_transformer.model": ("sentrix.model", "SentenceTransformer"),
+        "sentrix.sentence_transformer.readers": ("sentrix.fit_mixin", "InputExample"),
+        "sentrix.sentence_transformer.datasets": ("sentrix.datasets", "SentencesDataset"),
+        "sentrix.base.sampler": ("sentrix.sampler", "DefaultBatchSampler"),
     }
-    for alias, target in pairs.items():
-        assert importlib.import_module(alias) is importlib.import_module(target), alias
+    for alias, (target, name) in pairs.items():
+        assert getattr(importlib.import_module(alias), name) is getattr(importlib.import_module(target), name), alias
     from sentrix.sentence_transformer.losses import CoSENTLoss
 
     assert CoSENTLoss is sentrix.losses.CoSENTLoss
     import sentrix.sentence_transformer as st_package
 
-    assert st_package.training_args is sentrix.training_args
+    assert st_package.SentenceTransformerTrainingArguments is sentrix.training_args.SentenceTransformerTrainingArguments
     with pytest.raises(AttributeError, match="has no attribute 'nonexistent'"):
         st_package.nonexistent  # noqa: B018
     with pytest.raises(ModuleNotFoundError):

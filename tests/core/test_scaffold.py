@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sentrix.cli.new_cmd import plan_plugin, render_plugin
+from sentrix.cli.new_cmd import plan_plugin, render_plugin, templates_root
 from sentrix.errors import InvalidInputError
 
 SENTRIX = str(Path(sys.executable).with_name("sentrix"))
@@ -102,3 +103,13 @@ def test_rendered_package_layout_and_entry_points(tmp_path):
     pyproject = (target / "pyproject.toml").read_text()
     assert '[project.entry-points."sentrix.losses"]\n"acme.focal_ranking" = "sentrix_acme.focal_ranking_loss:FocalRankingLoss"\nFocalRankingLoss = "sentrix_acme.focal_ranking_loss:FocalRankingLoss"' in pyproject
     assert "{{" not in "".join(p.read_text() for p in target.rglob("*") if p.is_file())
+    from sentrix.plugin_api import API_VERSION
+
+    init = (target / "src" / "sentrix_acme" / "__init__.py").read_text()
+    assert f'SENTRIX_PLUGIN_API = "{API_VERSION}"' in init
+    loss = (target / "src" / "sentrix_acme" / "focal_ranking_loss.py").read_text()
+    assert "from sentrix.plugin_api import" in loss and "embed_columns(self.model, sentence_features)" in loss
+    assert "check_loss_inputs(self, sentence_features, labels)" in loss and "uses_embedding_helper = True" in loss
+    sources = "".join(p.read_text() for p in (templates_root() / "plugin").rglob("*.tmpl"))
+    imports = set(re.findall(r"^from (sentrix[\w.]*) import", sources, flags=re.M))
+    assert imports <= {"sentrix", "sentrix.plugin_api", "sentrix.registry", "sentrix.testing"}, imports

@@ -131,42 +131,7 @@ def test_base_class_call_and_contract_example_explain_themselves():
 # -- bad inputs ----------------------------------------------------------------------------------
 
 
-def test_embedding_similarity_bad_inputs():
-    with pytest.raises(InvalidInputError, match=r"sentences1, sentences2, scores must have the same length, got sentences1=2, sentences2=1, scores=2"):
-        EmbeddingSimilarityEvaluator(["a", "b"], ["c"], [1.0, 2.0])
-    with pytest.raises(InvalidInputError, match=r"got empty inputs"):
-        EmbeddingSimilarityEvaluator([], [], [])
-    with pytest.raises(InvalidInputError, match=r"main_similarity='cosin' is not a similarity function. Use one of \['cosine', 'dot', 'euclidean', 'manhattan'\]"):
-        EmbeddingSimilarityEvaluator(["a"], ["b"], [1.0], main_similarity="cosin")
-    with pytest.raises(InvalidInputError, match=r"similarity_fn_names contains \['cos'\]; each name must be one of"):
-        EmbeddingSimilarityEvaluator(["a"], ["b"], [1.0], similarity_fn_names=["cos"])
-    with pytest.raises(InvalidInputError, match=r"precision='int4'; use one of"):
-        EmbeddingSimilarityEvaluator(["a"], ["b"], [1.0], precision="int4")
-
-
-def test_triplet_bad_inputs():
-    with pytest.raises(InvalidInputError, match=r"anchors, positives, negatives must have the same length, got anchors=1, positives=1, negatives=2"):
-        TripletEvaluator(["a"], ["b"], ["c", "d"])
-    with pytest.raises(InvalidInputError, match=r"margin has keys \['cos'\]; the keys must be among"):
-        TripletEvaluator(["a"], ["b"], ["c"], margin={"cos": 0.1})
-    with pytest.raises(InvalidInputError, match=r"margin='big'; pass a number"):
-        TripletEvaluator(["a"], ["b"], ["c"], margin="big")
-    with pytest.raises(InvalidInputError, match=r"main_similarity_function='l2' is not a similarity function"):
-        TripletEvaluator(["a"], ["b"], ["c"], main_similarity_function="l2")
-
-
-def test_information_retrieval_bad_inputs():
-    queries, corpus = {"q1": "a question"}, {"d1": "a document"}
-    with pytest.raises(InvalidInputError, match=r"no query has a relevant document: the keys of relevant_docs must be query ids \(e.g. \['q1'\]\)"):
-        InformationRetrievalEvaluator(queries, corpus, {"d1": {"q1"}})
-    with pytest.raises(InvalidInputError, match=r"queries must be a dict \(id -> text\), got list"):
-        InformationRetrievalEvaluator(["a question"], corpus, {"q1": {"d1"}})
-    with pytest.raises(InvalidInputError, match=r"corpus is empty"):
-        InformationRetrievalEvaluator(queries, {}, {"q1": {"d1"}})
-    with pytest.raises(InvalidInputError, match=r"ndcg_at_k must be a non-empty list of positive integers, got \[0\]"):
-        InformationRetrievalEvaluator(queries, corpus, {"q1": {"d1"}}, ndcg_at_k=[0])
-    with pytest.raises(InvalidInputError, match=r"corpus_chunk_size must be a positive integer, got 0"):
-        InformationRetrievalEvaluator(queries, corpus, {"q1": {"d1"}}, corpus_chunk_size=0)
+# One test per bad input: tests/evaluators/test_evaluator_inputs.py
 
 
 def test_sequential_rejects_non_evaluators():

@@ -94,7 +94,7 @@ def dropin_runs(tmp_path_factory):
         cmd = [sys.executable, str(HERE / "dropin_runner.py"), "--framework", framework, "--work", str(work),
                "--model", str(model), "--data-dir", str(DATA), "--max-rows", str(MAX_ROWS)]
         procs[framework] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work), log)
-    for framework, (proc, log) in procs.items():
+    for proc, log in procs.values():
         try:
             proc.wait(timeout=RUN_TIMEOUT_S)
         finally:

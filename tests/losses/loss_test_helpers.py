@@ -31,7 +31,7 @@ def make_batch(model, n_columns: int, rows: int = 6, seed: int = 0):
     """``n_columns`` tokenised text columns of ``rows`` different-length sentences."""
     g = torch.Generator().manual_seed(seed)
     columns = []
-    for c in range(n_columns):
+    for _c in range(n_columns):
         idx = torch.randperm(len(SENTENCES), generator=g)[:rows].tolist()
         columns.append(features_for(model, [SENTENCES[i] for i in idx]))
     return columns

@@ -7,8 +7,8 @@ import torch
 from loss_test_helpers import SENTENCES, clone_features, grads_of, make_batch
 
 from sentrix.embedding import (
-    _bucket_bounds,
     EmbeddingOptions,
+    _bucket_bounds,
     current_options,
     embed_columns,
     embedding_options,

@@ -76,7 +76,7 @@ def test_mnrl_bad_parameters(tiny_model):
         MNRL(tiny_model, scale=0)
     with pytest.raises(ValueError, match="directions must include 'query_to_doc'"):
         MNRL(tiny_model, directions=("doc_to_query",))
-    with pytest.raises(ValueError, match="per_direction.*Use partition_mode='joint'"):
+    with pytest.raises(ValueError, match="per_direction.*use partition_mode='joint'"):
         MNRL(tiny_model, directions=("query_to_doc", "doc_to_doc"), partition_mode="per_direction")
     with pytest.raises(ValueError, match="Unknown similarity function 'cosin'"):
         MNRL(tiny_model, similarity_fct="cosin")

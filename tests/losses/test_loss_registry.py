@@ -28,8 +28,9 @@ def test_registered_with_alias_and_self_description(tiny_model, name, alias):
     assert registry.get(alias) is cls is getattr(sentrix.losses, alias)
     assert isinstance(cls.data_needs, DataNeeds)
     doc = inspect.getdoc(cls)
-    for section in ("What it optimises", "Data it needs", "Sampler", "Related", "Example", "Reference"):
-        assert f"**{section}" in doc, f"{alias} docstring lacks {section}"
+    lines = doc.splitlines()
+    for section in ("Inputs:", "Sampler:", "Args:", "Example:", "References:"):  # the component docstring layout
+        assert section in lines, f"{alias} docstring lacks the section header {section!r}"
     loss = cls.contract_example(tiny_model)
     assert isinstance(loss, torch.nn.Module) and loss.model is tiny_model
     assert isinstance(loss.get_config_dict(), dict)

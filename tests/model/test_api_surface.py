@@ -12,7 +12,7 @@ from sentrix import InputExample, SentenceTransformer
 
 pytestmark = pytest.mark.oracle
 
-st = pytest.importorskip("sentence_transformers")
+import sentence_transformers as st
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_is_singular_input(tiny_model, st_model):
 
 
 def test_is_singular_input_datasets_column(tiny_model, st_model):
-    datasets = pytest.importorskip("datasets")
+    import datasets as datasets
     column = datasets.Dataset.from_dict({"text": ["a", "b"]})["text"]
     assert tiny_model.is_singular_input(column) is st_model.is_singular_input(column) is False
 

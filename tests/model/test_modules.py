@@ -138,8 +138,9 @@ def test_router_route_mappings_and_missing_default(tiny_model, texts):
 
 
 def test_registry_names_and_st_type_aliases():
-    assert registry.names() == ["dense", "dropout", "layer_norm", "normalize", "pooling", "router",
-                                "static_embedding", "transformer"]
+    assert registry.names() == ["bow", "cnn", "dense", "dropout", "layer_norm", "lstm", "normalize", "pooling", "router",
+                                "static_embedding", "transformer", "weighted_layer_pooling", "word_embeddings",
+                                "word_weights"]
     for alias, canonical in [
         ("sentence_transformers.models.Transformer", "transformer"),
         ("sentence_transformers.base.modules.transformer.Transformer", "transformer"),

@@ -23,7 +23,7 @@ from sentrix.registry import modules as registry
 
 pytestmark = pytest.mark.oracle
 
-st = pytest.importorskip("sentence_transformers")
+import sentence_transformers as st
 
 
 def encode_in_st_subprocess(jobs, texts, tmp_path) -> dict[str, dict[str, np.ndarray]]:
@@ -120,7 +120,6 @@ def test_st_saved_dense_layer_norm_normalize_load_in_sentrix(tmp_path, tiny_fold
 
 def test_st_saved_router_with_static_embedding_loads_in_sentrix(tmp_path, tiny_folder, texts):
     from sentence_transformers.sentence_transformer import modules as M
-
     from tokenizers import Tokenizer
 
     base = _st_model(tiny_folder)

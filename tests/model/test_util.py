@@ -123,7 +123,7 @@ def test_mine_hard_negatives_margin_and_formats(tiny_model, pairs_dataset):
     answers = pairs_dataset["answer"]
     strict = util.mine_hard_negatives(pairs_dataset, tiny_model, num_negatives=1, absolute_margin=0.0,
                                       output_scores=True, verbose=False)
-    for query, negative, (pos, neg) in zip(strict["query"], strict["negative"], strict["scores"]):
+    for _query, _negative, (pos, neg) in zip(strict["query"], strict["negative"], strict["scores"]):
         assert neg <= pos + 1e-6
     expected_rows = sum(any(scores[r, c] <= scores[r, r] for c in order) for r, order in enumerate(best))
     assert len(strict) == expected_rows

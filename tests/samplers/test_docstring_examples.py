@@ -11,12 +11,15 @@ from sentrix.registry import batch_samplers, multi_dataset_batch_samplers, route
 
 
 def example_of(obj) -> str:
+    """The ``.. code-block:: python`` of the docstring's ``Example:`` section, dedented."""
     doc = inspect.getdoc(obj) or ""
-    assert "Example::" in doc, f"{obj.__name__} has no runnable example"
-    block = doc.split("Example::", 1)[1]
+    assert "\nExample:\n" in doc, f"{obj.__name__} has no Example: section"
+    section = doc.split("\nExample:\n", 1)[1]
+    assert ".. code-block:: python" in section, f"{obj.__name__}'s Example: has no code block"
+    block = section.split(".. code-block:: python", 1)[1]
     lines = []
     for line in block.splitlines()[1:]:
-        if line and not line.startswith(" "):
+        if line.strip() and not line.startswith("        "):  # back at the section's (or the docstring's) level
             break
         lines.append(line)
     return textwrap.dedent("\n".join(lines))

@@ -15,7 +15,6 @@ from sentrix.errors import InvalidInputError
 from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
 from sentrix.sampler import DefaultBatchSampler, MultiDatasetDefaultBatchSampler
 
-
 SAMPLERS = ["batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label"]
 
 

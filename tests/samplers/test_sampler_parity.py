@@ -9,12 +9,11 @@ the first ``len()`` of sentence-transformers'.
 from __future__ import annotations
 
 import pytest
+import sentence_transformers.base.sampler as st_sampler
 import torch
 from torch.utils.data import ConcatDataset, RandomSampler
 
 from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
-
-st_sampler = pytest.importorskip("sentence_transformers.base.sampler")
 
 pytestmark = pytest.mark.oracle
 

@@ -37,7 +37,7 @@ def collect_env() -> dict[str, str]:
 
 
 def run_env(args: argparse.Namespace) -> int:
-    from sentrix.plugins import failed_plugins, get_plugin_manager
+    from sentrix.hooks import failed_plugins, get_plugin_manager
     from sentrix.registry import KINDS, get_registry
 
     info = collect_env()

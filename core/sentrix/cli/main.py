@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     env_cmd.add_parser(subparsers)
     new_cmd.add_parser(subparsers)
 
-    from sentrix.plugins import get_plugin_manager
+    from sentrix.hooks import get_plugin_manager
 
     get_plugin_manager().hook.sentrix_add_cli_commands(subparsers=subparsers)
     return parser

@@ -95,6 +95,7 @@ def plan_plugin(dist_name: str, kind: str = "loss", name: str | None = None, cla
     if not class_name.isidentifier():
         raise InvalidInputError(f"--class-name {class_name!r} is not a Python identifier; pass e.g. --class-name FocalLoss.")
     from sentrix import __version__
+    from sentrix.plugin_api import API_VERSION
 
     major, minor = (int(x) for x in __version__.split(".")[:2])
     return {
@@ -107,6 +108,7 @@ def plan_plugin(dist_name: str, kind: str = "loss", name: str | None = None, cla
         "module": re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower(),
         "description": description or f"A sentrix {singular.replace('_', ' ')} plugin.",
         "sentrix_min": f"{major}.{minor}",
+        "plugin_api": API_VERSION,
         "sentrix_next_major": f"{major + 1}",
         "usage": USAGE[kind_plural].format(name=component_name),
     }
@@ -128,7 +130,7 @@ def render_plugin(variables: dict[str, str], output: Path) -> Path:
     files = {
         "pyproject.toml": root / "pyproject.toml.tmpl",
         "README.md": root / "README.md.tmpl",
-        f"src/{variables['package']}/__init__.py": None,
+        f"src/{variables['package']}/__init__.py": root / "__init__.py.tmpl",
         f"src/{variables['package']}/{variables['module']}.py": root / "components" / f"{variables['kind']}.py.tmpl",
         f"tests/test_{variables['module']}.py": root / "tests" / "test_component.py.tmpl",
     }

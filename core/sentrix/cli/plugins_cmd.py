@@ -60,7 +60,7 @@ def run_list(args: argparse.Namespace) -> int:
         cells = (row[0], row[1], aliases, row[3], row[4])
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
     print(f"\n{len(rows)} components.")
-    from sentrix.plugins import failed_plugins
+    from sentrix.hooks import failed_plugins
 
     for name, reason in failed_plugins().items():
         print(f"warning: hook plugin {name!r} failed to load: {reason}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Nearest-neighbour search over embeddings: semantic search, paraphrase mining, community detection."""
+"""Nearest-neighbour search over embeddings: semantic search (old name ``information_retrieval``),
+paraphrase mining, community detection."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def semantic_search(
         [{"corpus_id": index, "score": score} for score, index in sorted(heap, key=lambda x: (-x[0], x[1]))]
         for heap in results
     ]
+
+
+def information_retrieval(*args: Any, **kwargs: Any) -> list[list[dict[str, int | float]]]:
+    """Old name of :func:`semantic_search` (same arguments, same result)."""
+    return semantic_search(*args, **kwargs)
 
 
 def paraphrase_mining_embeddings(
@@ -128,7 +134,7 @@ def community_detection(embeddings: Any, threshold: float = 0.75, min_community_
     candidates = []
     for start in range(0, len(embeddings), batch_size):
         scores = cos_sim(embeddings[start : start + batch_size], embeddings)
-        for row, row_scores in enumerate(scores):
+        for _row, row_scores in enumerate(scores):
             members = torch.nonzero(row_scores >= threshold).flatten()
             if len(members) >= min_community_size:
                 order = torch.argsort(row_scores[members], descending=True)

@@ -1,4 +1,5 @@
-"""Small tensor helpers: move a features dict to a device, cut embeddings to fewer dimensions."""
+"""Small tensor helpers: move a features dict to a device, cut embeddings to fewer dimensions,
+scale embeddings to unit length (``normalize_embeddings``, from :mod:`sentrix.similarity`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from sentrix.similarity import normalize_embeddings
+
+__all__ = ["batch_to_device", "normalize_embeddings", "to_numpy", "truncate_embeddings"]
 
 
 def batch_to_device(batch: dict[str, Any], target_device: torch.device | str) -> dict[str, Any]:

@@ -23,7 +23,8 @@ which custom samplers subclass.
 Example::
 
     from datasets import Dataset
-    from sentrix.registry import batch_samplers
+    from sentrix.plugin_api import get_registry
+    batch_samplers = get_registry("batch_samplers")
 
     ds = Dataset.from_dict({"sentence1": ["a", "b", "c"], "sentence2": ["x", "y", "z"], "score": [0.1, 0.5, 0.9]})
     sampler = batch_samplers.create("batch_sampler", ds, batch_size=2, drop_last=False, seed=42)
@@ -35,6 +36,6 @@ same seed. Later epochs draw from ``seed + epoch`` instead of continuing one gen
 what makes a resumed run reproduce the uninterrupted one.
 """
 
-from sentrix.sampler import DefaultBatchSampler
+from sentrix.plugin_api import DefaultBatchSampler
 
 __all__ = ["DefaultBatchSampler"]

@@ -10,8 +10,7 @@ from typing import Any, Hashable, Iterator
 
 import torch
 
-from sentrix.errors import InvalidInputError
-from sentrix.sampler import DefaultBatchSampler
+from sentrix.plugin_api import DefaultBatchSampler, InvalidInputError
 
 __all__ = ["GroupByLabelBatchSampler"]
 
@@ -19,57 +18,49 @@ __all__ = ["GroupByLabelBatchSampler"]
 class GroupByLabelBatchSampler(DefaultBatchSampler):
     """``group_by_label``: batches of label pairs, so every batch holds several classes twice or more.
 
-    What it does
-        Groups the rows by label and shuffles each group (from ``seed + epoch``); a group with an odd
-        number of rows loses its last shuffled row for the epoch. Then the labels take turns, in a
-        freshly shuffled order every round, each adding 2 rows to one long stream, until fewer than
-        two labels have rows left. The stream is cut into batches of ``batch_size``.
+    Groups the rows by label and shuffles each group (from ``seed + epoch``); a group with an odd
+    number of rows loses its last shuffled row for the epoch. Then the labels take turns, in a
+    freshly shuffled order every round, each adding 2 rows to one long stream, until fewer than two
+    labels have rows left. The stream is cut into batches of ``batch_size``.
 
-        Guarantees, for every batch: ``batch_size`` rows (the last one may be smaller, at least 4
-        rows, when ``drop_last=False``), at least 2 distinct labels, and every label in it present at
-        least twice: what batch triplet losses need to find a positive and a negative for each
-        anchor. ``len(sampler)`` is exact.
+    Guarantees, for every batch: ``batch_size`` rows (the last one may be smaller, at least 4 rows,
+    when ``drop_last=False``), at least 2 distinct labels, and every label in it present at least
+    twice: what batch triplet losses need to find a positive and a negative for each anchor.
+    ``len(sampler)`` is exact. Rows of the most frequent label beyond what the other labels can be
+    interleaved with are not used in that epoch (a different subset is left out every epoch).
 
-        Rows of the most frequent label beyond what the other labels can be interleaved with are not
-        used in that epoch (a different subset is left out every epoch).
-
-    Data it needs
-        =============================  ===============================================
-        input                          requirement
-        =============================  ===============================================
-        dataset                        a ``datasets.Dataset``
-        label column                   the first of ``valid_label_columns`` the dataset has;
-                                       hashable class ids (int or str)
-        labels                         at least 2 labels with at least 2 rows each
-        batch_size                     even and at least 4
-        =============================  ===============================================
-
-    Recommended for: BatchAllTripletLoss, BatchHardTripletLoss, BatchSemiHardTripletLoss,
-    BatchHardSoftMarginTripletLoss.
-
-    Example::
-
-        from datasets import Dataset
-        from sentrix.registry import batch_samplers
-
-        ds = Dataset.from_dict({"sentence": [f"s{i}" for i in range(12)], "label": [0, 1, 2] * 4})
-        sampler = batch_samplers.create(
-            "group_by_label", ds, batch_size=4, drop_last=False, valid_label_columns=["label"], seed=0
-        )
-        for batch in sampler:
-            print([ds[i]["label"] for i in batch])    # e.g. [2, 2, 0, 0]
-
-    Registered as ``group_by_label`` (``BatchSamplers.GROUP_BY_LABEL``) with the alias
-    ``GroupByLabelBatchSampler``. Reference: sentence-transformers 6.2 ``GroupByLabelBatchSampler``;
-    the same seed gives the same batches.
+    The data it needs: a ``datasets.Dataset`` whose label column (the first of
+    ``valid_label_columns`` it has) holds hashable class ids (int or str), with at least 2 labels of
+    at least 2 rows each; ``batch_size`` even and at least 4. Recommended for BatchAllTripletLoss,
+    BatchHardTripletLoss, BatchSemiHardTripletLoss and BatchHardSoftMarginTripletLoss. Registered as
+    ``group_by_label`` (``BatchSamplers.GROUP_BY_LABEL``) with the alias ``GroupByLabelBatchSampler``.
 
     Args:
         dataset: the ``datasets.Dataset`` to sample from.
         batch_size: rows per batch; even and at least 4.
         drop_last: leave out the last, smaller batch.
         valid_label_columns: candidate label column names; the first one present is used.
-        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch.
-        seed: base seed.
+            Default ``None``.
+        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch; one is made when
+            omitted.
+        seed: base seed (default 0).
+
+    Example:
+        .. code-block:: python
+
+            from datasets import Dataset
+            from sentrix.registry import batch_samplers
+
+            ds = Dataset.from_dict({"sentence": [f"s{i}" for i in range(12)], "label": [0, 1, 2] * 4})
+            sampler = batch_samplers.create(
+                "group_by_label", ds, batch_size=4, drop_last=False, valid_label_columns=["label"], seed=0
+            )
+            for batch in sampler:
+                print([ds[i]["label"] for i in batch])    # e.g. [2, 2, 0, 0]
+
+    References:
+        sentence-transformers 6.2 ``GroupByLabelBatchSampler``; the same seed gives the same
+        batches.
     """
 
     def __init__(

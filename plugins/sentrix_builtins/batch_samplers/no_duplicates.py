@@ -13,8 +13,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from sentrix.errors import InvalidInputError
-from sentrix.sampler import DefaultBatchSampler
+from sentrix.plugin_api import DefaultBatchSampler, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -54,69 +53,61 @@ def _raw(dataset: Any) -> Any:
 class NoDuplicatesBatchSampler(DefaultBatchSampler):
     """``no_duplicates``: batches in which no value occurs twice, across all text columns.
 
-    What it does
-        Shuffles the rows (from ``seed + epoch``) and fills each batch greedily in that order, skipping
-        any row that shares a value with a row already in the batch; skipped rows keep their place
-        and are offered to the next batch. Values are compared across *all* columns except the label
-        columns and ``dataset_name``: a sentence that is the anchor of one row and the positive of
-        another cannot land in the same batch. This matters for losses that use the other rows of
-        the batch as negatives: a duplicate would be a "negative" identical to the positive.
+    Shuffles the rows (from ``seed + epoch``) and fills each batch greedily in that order, skipping
+    any row that shares a value with a row already in the batch; skipped rows keep their place and
+    are offered to the next batch. Values are compared across *all* columns except the label columns
+    and ``dataset_name``: a sentence that is the anchor of one row and the positive of another cannot
+    land in the same batch. This matters for losses that use the other rows of the batch as
+    negatives: a duplicate would be a "negative" identical to the positive.
 
-        ``len(sampler)`` is the batch count of plain batching (``ceil(rows / batch_size)``, or
-        ``floor`` with ``drop_last``) and every epoch yields exactly that many batches: when
-        duplicates leave a pass short of full batches, another shuffled pass tops it up (those rows
-        then appear twice in the epoch; a warning says how many batches). Without ``drop_last``,
-        duplicates can split the tail of a pass into more small batches than announced; those
-        batches are still yielded, so that every row is seen once per epoch (an evaluation never
-        skips rows), and a warning says how many extra batches there were.
+    ``len(sampler)`` is the batch count of plain batching (``ceil(rows / batch_size)``, or ``floor``
+    with ``drop_last``) and every epoch yields exactly that many batches: when duplicates leave a pass
+    short of full batches, another shuffled pass tops it up (those rows then appear twice in the
+    epoch; a warning says how many batches). Without ``drop_last``, duplicates can split the tail of a
+    pass into more small batches than announced; those batches are still yielded, so that every row
+    is seen once per epoch (an evaluation never skips rows), and a warning says how many extra
+    batches there were.
 
-    Data it needs
-        =============================  ===============================================
-        input                          requirement
-        =============================  ===============================================
-        dataset                        a ``datasets.Dataset`` (columns are read)
-        text columns                   any number; values compared as strings
-        label columns                  named in ``valid_label_columns``; ignored
-        =============================  ===============================================
-
-    Recommended for: MultipleNegativesRanking, CachedMultipleNegativesRanking,
-    MultipleNegativesSymmetricRanking, GISTEmbed, MegaBatchMargin, and any loss whose
-    ``data_needs.in_batch_negatives`` is true.
-
-    Memory
-        The values of every row are read once and kept as strings for the whole run (about the
-        size of the dataset's text). For large or media datasets use ``no_duplicates_hashed``,
-        which keeps one 8-byte hash per cell instead.
-
-    Example::
-
-        from datasets import Dataset
-        from sentrix.registry import batch_samplers
-
-        ds = Dataset.from_dict({
-            "anchor": ["a", "a", "b", "c"],
-            "positive": ["p", "q", "a", "r"],
-        })
-        sampler = batch_samplers.create("no_duplicates", ds, batch_size=2, drop_last=False, seed=0)
-        for batch in sampler:
-            print(batch)     # no batch holds two rows sharing "a"
-
-    Registered as ``no_duplicates`` (``BatchSamplers.NO_DUPLICATES``) with the alias
-    ``NoDuplicatesBatchSampler``. Reference: sentence-transformers 6.2
-    ``NoDuplicatesBatchSampler``; for the same seed the batches are the same.
+    The data it needs: a ``datasets.Dataset`` (its columns are read) with any number of text columns,
+    compared as strings; the columns named in ``valid_label_columns`` are ignored. Recommended for
+    MultipleNegativesRanking, CachedMultipleNegativesRanking, MultipleNegativesSymmetricRanking,
+    GISTEmbed, MegaBatchMargin, and any loss whose ``data_needs.in_batch_negatives`` is true. The
+    values of every row are read once and kept as strings for the whole run (about the size of the
+    dataset's text); for large or media datasets use ``no_duplicates_hashed``, which keeps one 8-byte
+    hash per cell instead. Registered as ``no_duplicates`` (``BatchSamplers.NO_DUPLICATES``) with the
+    alias ``NoDuplicatesBatchSampler``.
 
     Args:
         dataset: the ``datasets.Dataset`` to sample from.
         batch_size: rows per batch.
         drop_last: leave out the last batch when it is smaller than ``batch_size``.
-        valid_label_columns: label column names; their values are not compared.
-        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch.
-        seed: base seed.
-        precompute_hashes: keep one 64-bit hash per cell instead of the strings (less memory;
-            a hash collision, about one in 10^19, merely keeps two rows apart).
-        precompute_num_proc: processes for hashing (``datasets.map``); ``None`` or 1 hashes
+        valid_label_columns: label column names; their values are not compared. Default ``None``.
+        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch; one is made when
+            omitted.
+        seed: base seed (default 0).
+        precompute_hashes: keep one 64-bit hash per cell instead of the strings (less memory; a hash
+            collision, about one in 10^19, merely keeps two rows apart). Default ``False``.
+        precompute_num_proc: processes for hashing (``datasets.map``); ``None`` (default) or 1 hashes
             in this process.
-        precompute_batch_size: rows hashed per chunk.
+        precompute_batch_size: rows hashed per chunk (default 1000).
+
+    Example:
+        .. code-block:: python
+
+            from datasets import Dataset
+            from sentrix.registry import batch_samplers
+
+            ds = Dataset.from_dict({
+                "anchor": ["a", "a", "b", "c"],
+                "positive": ["p", "q", "a", "r"],
+            })
+            sampler = batch_samplers.create("no_duplicates", ds, batch_size=2, drop_last=False, seed=0)
+            for batch in sampler:
+                print(batch)     # no batch holds two rows sharing "a"
+
+    References:
+        sentence-transformers 6.2 ``NoDuplicatesBatchSampler``; for the same seed the batches are
+        the same.
     """
 
     def __init__(

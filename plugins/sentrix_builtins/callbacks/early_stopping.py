@@ -11,23 +11,31 @@ from transformers import TrainerCallback
 class EarlyStoppingCallback(TrainerCallback):
     """Stop training once ``metric`` has not improved for ``patience`` evaluations in a row.
 
-    Enable it by name (installed callbacks are never attached silently)::
+    After every evaluation it compares the watched metric with the best value so far; ``patience``
+    evaluations in a row without an improvement larger than ``threshold`` set
+    ``control.should_training_stop``. Unlike ``transformers.EarlyStoppingCallback`` it does not
+    require ``load_best_model_at_end``; combine the two yourself if you want the best checkpoint
+    restored. Installed callbacks are never attached silently: enable it by name or pass an instance.
 
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train, eval_dataset=dev, evaluator=dev_evaluator,
-            callbacks=[EarlyStoppingCallback(patience=3, metric="eval_sts-dev_spearman_cosine")],
-        )
-        # or: callbacks.create("early_stopping", patience=3) from sentrix.registry
+    Args:
+        patience: evaluations without improvement before stopping (default 3; a positive int).
+        threshold: an improvement smaller than this does not count (default 0.0).
+        metric: the key to watch, with or without the ``eval_`` prefix; defaults to the
+            arguments' ``metric_for_best_model``, else ``eval_loss``.
+        greater_is_better: direction; defaults to the arguments' ``greater_is_better``, else
+            ``False`` for names ending in ``loss`` and ``True`` otherwise.
 
-    Unlike ``transformers.EarlyStoppingCallback`` it does not require ``load_best_model_at_end``;
-    combine the two yourself if you want the best checkpoint restored.
+    Example:
+        .. code-block:: python
 
-    :param patience: evaluations without improvement before stopping.
-    :param threshold: an improvement smaller than this does not count.
-    :param metric: the key to watch, with or without the ``eval_`` prefix; defaults to the
-        arguments' ``metric_for_best_model``, else ``eval_loss``.
-    :param greater_is_better: direction; defaults to the arguments' ``greater_is_better``, else
-        ``False`` for names ending in ``loss`` and ``True`` otherwise.
+            from sentrix import SentenceTransformerTrainer
+            from sentrix.registry import callbacks
+
+            trainer = SentenceTransformerTrainer(
+                model=model, args=args, train_dataset=train, eval_dataset=dev, evaluator=dev_evaluator,
+                callbacks=[callbacks.create("early_stopping", patience=3, metric="eval_sts-dev_spearman_cosine")],
+            )
+            # or by name with the defaults: callbacks=["early_stopping"]
     """
 
     def __init__(self, patience: int = 3, threshold: float = 0.0, metric: str | None = None,

@@ -13,9 +13,15 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from sentrix.errors import InvalidInputError
-from sentrix.evaluator_base import SentenceEvaluator, _check_same_length, describe_when
-from sentrix.similarity import SimilarityFunction
+from sentrix.plugin_api import (
+    EncodeRequest,
+    InvalidInputError,
+    SentenceEvaluator,
+    SimilarityFunction,
+    check_finite,
+    check_texts,
+    describe_when,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,31 @@ def check_function_names(owner: str, names: Any) -> list[str]:
     return list(names)
 
 
+def pair_problems(owner: str, sentences1: Any, sentences2: Any, values: Any, values_name: str) -> list[str]:
+    """Problems of (sentences1, sentences2, values) pair data: texts, lengths, finite values."""
+    problems = check_texts(owner, "sentences1", sentences1) + check_texts(owner, "sentences2", sentences2)
+    if problems:
+        return problems
+    lengths = {"sentences1": len(sentences1), "sentences2": len(sentences2), values_name: len(values)}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
+        return [
+            f"{owner}: sentences1, sentences2 and {values_name} must have the same length, got {detail}. "
+            "Each position i is one pair; pass aligned lists."
+        ]
+    problems = check_finite(owner, values_name, values)
+    if problems:
+        return problems
+    if len(values) < 2:
+        return [f"{owner}: got {len(values)} pair; a correlation needs at least 2 pairs with different {values_name}."]
+    if len({float(v) for v in values}) == 1:
+        return [
+            f"{owner}: every one of the {len(values)} {values_name} is {float(values[0])!r}; a correlation with constant "
+            f"gold {values_name} is undefined (NaN). Pass pairs with different {values_name}."
+        ]
+    return []
+
+
 def pairwise_scores(fn_name: str, a: Any, b: Any) -> np.ndarray:
     """Score ``a[i]`` against ``b[i]`` with the named similarity function, as a numpy array."""
     fn = SimilarityFunction.to_similarity_pairwise_fn(fn_name)
@@ -69,12 +100,6 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         ``manhattan``) and reports the Pearson and Spearman correlation of those scores with the
         gold ``scores``. The STS-benchmark measure.
 
-    Metrics (keys prefixed with ``name + "_"``)
-        ``pearson_<fn>``, ``spearman_<fn>`` for each similarity function; with more than one
-        function also ``pearson_max`` and ``spearman_max``. ``primary_metric`` is
-        ``spearman_<main_similarity>`` when ``main_similarity`` is set, else ``spearman_<fn>`` (one
-        function) or ``spearman_max``. Higher is better. E.g. ``sts-dev_spearman_cosine``.
-
     Data it needs
         =============================  ===============================================
         input                          requirement
@@ -88,24 +113,6 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         ``similarity_evaluation[_<name>][_<precision>]_results.csv`` (columns ``epoch, steps,
         <fn>_pearson, <fn>_spearman, ...``).
 
-    Example::
-
-        from sentrix import SentenceTransformer
-        from sentrix.evaluation import EmbeddingSimilarityEvaluator
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        evaluator = EmbeddingSimilarityEvaluator(
-            sentences1=["A man is playing a guitar.", "A dog runs.", "The sun is hot."],
-            sentences2=["A man plays the guitar.", "A cat sleeps.", "It is cold outside."],
-            scores=[5.0, 1.2, 0.4],
-            name="sts-dev",
-        )
-        metrics = evaluator(model)          # {"sts-dev_pearson_cosine": ..., "sts-dev_spearman_cosine": ...}
-
-    Registered as ``embedding_similarity`` with the alias ``EmbeddingSimilarityEvaluator``.
-    Reference: sentence-transformers 6.2 ``EmbeddingSimilarityEvaluator`` (same arguments, keys and
-    CSV); Cer et al., "SemEval-2017 Task 1: Semantic Textual Similarity", 2017.
-
     Args:
         sentences1: first sentence of each pair.
         sentences2: second sentence of each pair.
@@ -118,6 +125,33 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         write_csv: append results to a CSV file when ``output_path`` is given.
         precision: quantise embeddings first: ``float32``, ``int8``, ``uint8``, ``binary``, ``ubinary``.
         truncate_dim: keep only the first ``truncate_dim`` embedding dimensions.
+
+    Metrics:
+        (keys prefixed with ``name + "_"``)
+        ``pearson_<fn>``, ``spearman_<fn>`` for each similarity function; with more than one
+        function also ``pearson_max`` and ``spearman_max``. ``primary_metric`` is
+        ``spearman_<main_similarity>`` when ``main_similarity`` is set, else ``spearman_<fn>`` (one
+        function) or ``spearman_max``. Higher is better. E.g. ``sts-dev_spearman_cosine``.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.evaluation import EmbeddingSimilarityEvaluator
+
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            evaluator = EmbeddingSimilarityEvaluator(
+                sentences1=["A man is playing a guitar.", "A dog runs.", "The sun is hot."],
+                sentences2=["A man plays the guitar.", "A cat sleeps.", "It is cold outside."],
+                scores=[5.0, 1.2, 0.4],
+                name="sts-dev",
+            )
+            metrics = evaluator(model)          # {"sts-dev_pearson_cosine": ..., "sts-dev_spearman_cosine": ...}
+
+    References:
+        Registered as ``embedding_similarity`` with the alias ``EmbeddingSimilarityEvaluator``.
+        Reference: sentence-transformers 6.2 ``EmbeddingSimilarityEvaluator`` (same arguments, keys and
+        CSV); Cer et al., "SemEval-2017 Task 1: Semantic Textual Similarity", 2017.
     """
 
     def __init__(
@@ -136,7 +170,6 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        _check_same_length(owner, sentences1=sentences1, sentences2=sentences2, scores=scores)
         if precision is not None and precision not in _PRECISIONS:
             raise InvalidInputError(f"{owner}: precision={precision!r}; use one of {list(_PRECISIONS)} or None.")
         self.sentences1 = sentences1
@@ -161,9 +194,20 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         )
         self.csv_headers = ["epoch", "steps"]
         self._add_csv_headers(self.similarity_fn_names)
+        self.raise_on_bad_inputs()
 
     def _add_csv_headers(self, fn_names: list[str]) -> None:
         self.csv_headers += [f"{fn}_{metric}" for fn in fn_names for metric in ("pearson", "spearman")]
+
+    def check_inputs(self) -> list[str]:
+        """Aligned, non-empty texts; finite scores that are not all equal (else no correlation exists)."""
+        return pair_problems(type(self).__name__, self.sentences1, self.sentences2, self.scores, "scores")
+
+    def texts_to_encode(self, model: Any) -> list[EncodeRequest]:
+        options = {"batch_size": self.batch_size, "truncate_dim": self.truncate_dim}
+        if self.precision:
+            options["normalize_embeddings"] = True
+        return [EncodeRequest([*self.sentences1, *self.sentences2], None, options)]
 
     @classmethod
     def from_input_examples(cls, examples: list[Any], **kwargs: Any) -> "EmbeddingSimilarityEvaluator":

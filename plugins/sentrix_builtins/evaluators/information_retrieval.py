@@ -5,7 +5,6 @@ Documented on the class below (``sentrix plugins show NAME`` prints it).
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import math
@@ -16,15 +15,23 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sentrix.errors import InvalidInputError
-from sentrix.evaluator_base import SentenceEvaluator, _encode_fn, describe_when
-from sentrix.similarity import SimilarityFunction
+from sentrix.plugin_api import (
+    EncodeRequest,
+    InvalidInputError,
+    SentenceEvaluator,
+    SimilarityFunction,
+    check_texts,
+    describe_when,
+    encode_fn,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["InformationRetrievalEvaluator"]
 
 ScoreFunction = Callable[[Tensor, Tensor], Tensor]
+#: Corpus rows scored per call of the score function (a fixed grid: see compute_all_metrics).
+_SCORE_BLOCK = 512
 _METRIC_ORDER = ("accuracy@k", "precision@k", "recall@k", "ndcg@k", "mrr@k", "map@k")
 
 
@@ -36,13 +43,10 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         ``model.encode_document``; ranks every document for every query by the model's similarity
         (or each of ``score_functions``), keeping the top hits, ties broken by ascending corpus id;
         and compares the ranking with ``relevant_docs``. Queries without a relevant document are
-        skipped.
-
-    Metrics (keys prefixed with ``name + "_"``, one set per score function ``<fn>``)
-        ``<fn>_accuracy@k`` (a relevant document in the top k), ``<fn>_precision@k``,
-        ``<fn>_recall@k`` (for ``precision_recall_at_k``), ``<fn>_ndcg@k``, ``<fn>_mrr@k``,
-        ``<fn>_map@k``. ``primary_metric`` is ``<fn>_ndcg@<max ndcg k>`` of ``main_score_function``,
-        or of the best score function. Higher is better. E.g. ``scifact_cosine_ndcg@10``.
+        skipped. Scores are computed over a fixed grid of 512-document blocks and merged into a
+        running top-k, so memory stays bounded by one chunk and the metrics do not depend on
+        ``corpus_chunk_size``; a corpus larger than ``corpus_chunk_size`` is read chunk by chunk
+        and not kept after scoring. A relevant document missing from the corpus is an error.
 
     Data it needs
         =============================  ===============================================
@@ -58,30 +62,16 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         ``Information-Retrieval_evaluation[_<name>]_results.csv``; with ``write_predictions=True``
         the ranked hits go to ``Information-Retrieval_evaluation[_<name>]_predictions_<fn>.jsonl``.
 
-    Example::
-
-        from sentrix import SentenceTransformer
-        from sentrix.evaluation import InformationRetrievalEvaluator
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        evaluator = InformationRetrievalEvaluator(
-            queries={"q1": "What is the capital of France?"},
-            corpus={"d1": "Paris is the capital of France.", "d2": "Berlin is in Germany."},
-            relevant_docs={"q1": {"d1"}},
-            name="toy",
-        )
-        metrics = evaluator(model)     # {"toy_cosine_accuracy@1": 1.0, ..., "toy_cosine_ndcg@10": 1.0, ...}
-
-    Registered as ``information_retrieval`` with the alias ``InformationRetrievalEvaluator``.
-    Reference: sentence-transformers 6.2 ``InformationRetrievalEvaluator`` (same arguments, keys
-    and files); Manning, Raghavan & Schütze, "Introduction to Information Retrieval", ch. 8.
-
     Args:
         queries: ``{query_id: query}``.
         corpus: ``{doc_id: document}``.
         relevant_docs: ``{query_id: set of relevant doc_ids}``.
         corpus_chunk_size: documents embedded and scored at a time.
-        mrr_at_k, ndcg_at_k, accuracy_at_k, precision_recall_at_k, map_at_k: cut-offs per metric.
+        mrr_at_k: cut-offs per metric.
+        ndcg_at_k: cut-offs per metric.
+        accuracy_at_k: cut-offs per metric.
+        precision_recall_at_k: cut-offs per metric.
+        map_at_k: cut-offs per metric.
         show_progress_bar: show progress bars (``None``: when logging at INFO).
         batch_size: encoding batch size.
         name: metric-key and file-name prefix.
@@ -90,9 +80,38 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         score_functions: ``{name: fn(query_emb, doc_emb) -> scores}``; default: the model's own
             ``similarity`` under its ``similarity_fn_name``, looked up at every call.
         main_score_function: the score function whose nDCG is the primary metric.
-        query_prompt, query_prompt_name: prompt (text or name) for encoding the queries.
-        corpus_prompt, corpus_prompt_name: prompt (text or name) for encoding the corpus.
+        query_prompt: prompt (text or name) for encoding the queries.
+        query_prompt_name: prompt (text or name) for encoding the queries.
+        corpus_prompt: prompt (text or name) for encoding the corpus.
+        corpus_prompt_name: prompt (text or name) for encoding the corpus.
         write_predictions: also write the ranked hits as JSON lines when ``output_path`` is given.
+
+    Metrics:
+        (keys prefixed with ``name + "_"``, one set per score function ``<fn>``)
+        ``<fn>_accuracy@k`` (a relevant document in the top k), ``<fn>_precision@k``,
+        ``<fn>_recall@k`` (for ``precision_recall_at_k``), ``<fn>_ndcg@k``, ``<fn>_mrr@k``,
+        ``<fn>_map@k``. ``primary_metric`` is ``<fn>_ndcg@<max ndcg k>`` of ``main_score_function``,
+        or of the best score function. Higher is better. E.g. ``scifact_cosine_ndcg@10``.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.evaluation import InformationRetrievalEvaluator
+
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            evaluator = InformationRetrievalEvaluator(
+                queries={"q1": "What is the capital of France?"},
+                corpus={"d1": "Paris is the capital of France.", "d2": "Berlin is in Germany."},
+                relevant_docs={"q1": {"d1"}},
+                name="toy",
+            )
+            metrics = evaluator(model)     # {"toy_cosine_accuracy@1": 1.0, ..., "toy_cosine_ndcg@10": 1.0, ...}
+
+    References:
+        Registered as ``information_retrieval`` with the alias ``InformationRetrievalEvaluator``.
+        Reference: sentence-transformers 6.2 ``InformationRetrievalEvaluator`` (same arguments, keys
+        and files); Manning, Raghavan & Schütze, "Introduction to Information Retrieval", ch. 8.
     """
 
     def __init__(
@@ -185,6 +204,57 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         self.write_predictions = write_predictions
         self.predictions_file = f"Information-Retrieval_evaluation{suffix}_predictions.jsonl"
         self._corpus_rank: dict[Any, int] | None = None
+        self.raise_on_bad_inputs()
+
+    def check_inputs(self) -> list[str]:
+        """Non-empty query and document texts; every relevant document present in the corpus."""
+        owner = type(self).__name__
+        problems: list[str] = []
+        for column, ids, texts in (("queries", self.queries_ids, self.queries), ("corpus", self.corpus_ids, self.corpus)):
+            found = check_texts(owner, column, texts)
+            if found and texts:
+                bad = [ids[i] for i, t in enumerate(texts) if t is None or (isinstance(t, str) and not t.strip())]
+                if bad:
+                    found = [
+                        f"{owner}: {column} has {len(bad)} missing or empty text(s) (None or \"\") for id(s) "
+                        f"{bad[:10]}{' ...' if len(bad) > 10 else ''}; every entry must be a non-empty text. Fix: drop "
+                        f"those ids{' and their relevant_docs' if column == 'queries' else ''} or fill the texts in."
+                    ]
+            problems.extend(found)
+        corpus_ids = set(self.corpus_ids)
+        missing: dict[Any, list[Any]] = {}
+        for qid in self.queries_ids:
+            docs = self.relevant_docs[qid]
+            if isinstance(docs, (str, bytes)) or not hasattr(docs, "__iter__"):
+                problems.append(
+                    f"{owner}: relevant_docs[{qid!r}] is {docs!r}; it must be a set of corpus ids, e.g. {{{docs!r}}}."
+                )
+                continue
+            absent = sorted((d for d in docs if d not in corpus_ids), key=str)
+            if absent:
+                missing[qid] = absent
+        if missing:
+            shown = dict(list(missing.items())[:5])
+            count = sum(len(v) for v in missing.values())
+            problems.append(
+                f"{owner}: relevant_docs names {count} document(s) that are not in the corpus, for {len(missing)} "
+                f"query(ies), e.g. {shown}. They could never be retrieved, so recall and nDCG would be capped below 1. "
+                "Fix: add those documents to `corpus`, or remove them from `relevant_docs`."
+            )
+        return problems
+
+    def texts_to_encode(self, model: Any) -> list[EncodeRequest]:
+        base = {"batch_size": self.batch_size, "truncate_dim": self.truncate_dim}
+        requests = [
+            EncodeRequest(self.queries, "query", {**base, "prompt_name": self.query_prompt_name, "prompt": self.query_prompt})
+        ]
+        if len(self.corpus) <= self.corpus_chunk_size:  # a larger corpus is read chunk by chunk, not kept
+            requests.append(
+                EncodeRequest(
+                    self.corpus, "document", {**base, "prompt_name": self.corpus_prompt_name, "prompt": self.corpus_prompt}
+                )
+            )
+        return requests
 
     def _add_csv_headers(self, names: list[str]) -> None:
         for fn in names:
@@ -271,39 +341,34 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         query_embeddings = self.embed_inputs(
             model, self.queries, encode_fn_name="query", prompt_name=self.query_prompt_name, prompt=self.query_prompt
         )
-        hits: dict[str, list[list[tuple[float, Any]]]] = {fn: [[] for _ in self.queries] for fn in self.score_functions}
         rank = self._corpus_id_rank()
+        ranks = torch.tensor([rank[cid] for cid in self.corpus_ids], dtype=torch.long)
+        k = min(max_k, len(self.corpus))
+        best: dict[str, tuple[Tensor, Tensor] | None] = {fn: None for fn in self.score_functions}
 
-        chunks = range(0, len(self.corpus), self.corpus_chunk_size)
-        if self.show_progress_bar:
-            from tqdm.auto import tqdm
-
-            chunks = tqdm(chunks, desc="Corpus Chunks")
-        for start in chunks:
-            stop = min(start + self.corpus_chunk_size, len(self.corpus))
-            if corpus_embeddings is None:
-                chunk_embeddings = self.embed_inputs(
-                    corpus_model,
-                    self.corpus[start:stop],
-                    encode_fn_name="document",
-                    prompt_name=self.corpus_prompt_name,
-                    prompt=self.corpus_prompt,
-                )
-            elif isinstance(corpus_embeddings, Tensor) and corpus_embeddings.is_sparse:
-                chunk_embeddings = corpus_embeddings.index_select(0, torch.arange(start, stop, device=corpus_embeddings.device))
-            else:
-                chunk_embeddings = corpus_embeddings[start:stop]
-
+        # Scores are computed on a fixed grid of corpus blocks (independent of corpus_chunk_size), the
+        # last one padded to full size: every score is then computed by the same kernel call whatever the
+        # chunk size, and the running top-k (ties: ascending corpus id) gives the same ranking bit for bit.
+        for block_start, block in self._corpus_blocks(model, corpus_model, corpus_embeddings):
+            size = min(_SCORE_BLOCK, len(self.corpus) - block_start)
+            block_ranks = ranks[block_start : block_start + size]
             for fn_name, score_fn in self.score_functions.items():
-                chunk_scores = score_fn(query_embeddings, chunk_embeddings)
-                if not isinstance(chunk_scores, Tensor):
-                    chunk_scores = torch.as_tensor(np.asarray(chunk_scores))
-                chunk_scores = chunk_scores.detach().cpu()
-                if chunk_scores.dtype in (torch.float16, torch.bfloat16):
-                    chunk_scores = chunk_scores.float()
-                for query_index, candidates in enumerate(self._top_candidates(chunk_scores, max_k, start, rank)):
-                    merged = hits[fn_name][query_index] + candidates
-                    hits[fn_name][query_index] = heapq.nsmallest(max_k, merged, key=lambda h: (-h[0], rank[h[1]]))
+                block_scores = score_fn(query_embeddings, block)
+                if not isinstance(block_scores, Tensor):
+                    block_scores = torch.as_tensor(np.asarray(block_scores))
+                block_scores = block_scores.detach().cpu()[:, :size]
+                if block_scores.dtype in (torch.float16, torch.bfloat16):
+                    block_scores = block_scores.float()
+                best[fn_name] = _merge_top_k(best[fn_name], block_scores, block_ranks, k)
+
+        sorted_ids = sorted(self.corpus_ids)
+        hits: dict[str, list[list[tuple[float, Any]]]] = {}
+        for fn_name, top in best.items():
+            values, top_ranks = top if top is not None else (torch.empty(len(self.queries), 0), torch.empty(len(self.queries), 0, dtype=torch.long))
+            hits[fn_name] = [
+                [(score, sorted_ids[r]) for score, r in zip(row_values, row_ranks)]
+                for row_values, row_ranks in zip(values.tolist(), top_ranks.tolist())
+            ]
 
         ranked = {
             fn: [[{"corpus_id": cid, "score": score} for score, cid in per_query] for per_query in per_fn]
@@ -329,26 +394,59 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             self._corpus_rank = {cid: i for i, cid in enumerate(sorted(self.corpus_ids))}
         return self._corpus_rank
 
-    def _top_candidates(
-        self, chunk_scores: Tensor, max_k: int, start: int, rank: dict[Any, int]
-    ) -> list[list[tuple[float, Any]]]:
-        """Per query, the best ``max_k`` (score, corpus_id) of this chunk, ties at the cut-off
-        resolved by ascending corpus id so the result does not depend on the chunk size."""
-        k = min(max_k, chunk_scores.shape[1])
-        values, indices = torch.topk(chunk_scores, k, dim=1, largest=True, sorted=False)
-        cutoff = values.min(dim=1, keepdim=True).values
-        tied_rows = ((chunk_scores >= cutoff).sum(dim=1) > k).tolist()
-        values_list, indices_list = values.tolist(), indices.tolist()
-        out: list[list[tuple[float, Any]]] = []
-        for row, tied in enumerate(tied_rows):
-            if tied:
-                candidates = (chunk_scores[row] >= cutoff[row]).nonzero().flatten().tolist()
-                row_scores = chunk_scores[row, candidates].tolist()
-                pairs = [(s, self.corpus_ids[start + i]) for s, i in zip(row_scores, candidates)]
-                out.append(heapq.nsmallest(k, pairs, key=lambda h: (-h[0], rank[h[1]])))
-            else:
-                out.append([(s, self.corpus_ids[start + i]) for s, i in zip(values_list[row], indices_list[row])])
-        return out
+    def _corpus_blocks(self, model: Any, corpus_model: Any, corpus_embeddings: Tensor | None):
+        """Yield ``(start, embeddings)`` for corpus rows ``[start, start + _SCORE_BLOCK)``, the last block
+        padded by repeating its last row. The corpus is encoded ``corpus_chunk_size`` documents at a time,
+        so at most one chunk and one block are held."""
+        total = len(self.corpus)
+
+        def take(source: Any, start: int, stop: int) -> Any:
+            if isinstance(source, Tensor) and source.is_sparse:
+                return source.index_select(0, torch.arange(start, stop, device=source.device))
+            return source[start:stop]
+
+        def pad(block: Any) -> Any:
+            missing = _SCORE_BLOCK - len(block)
+            if missing <= 0:
+                return block
+            if isinstance(block, Tensor):
+                filler = block.index_select(0, torch.full((missing,), len(block) - 1, dtype=torch.long, device=block.device))
+                return torch.cat([block, filler])
+            block = np.asarray(block)
+            return np.concatenate([block, np.repeat(block[-1:], missing, axis=0)])
+
+        if corpus_embeddings is not None:
+            for start in range(0, total, _SCORE_BLOCK):
+                yield start, pad(take(corpus_embeddings, start, min(start + _SCORE_BLOCK, total)))
+            return
+
+        chunks = range(0, total, self.corpus_chunk_size)
+        if self.show_progress_bar:
+            from tqdm.auto import tqdm
+
+            chunks = tqdm(chunks, desc="Corpus Chunks")
+        keep = total <= self.corpus_chunk_size
+        pending: list[Any] = []  # encoded rows not yet scored, in corpus order
+        pending_rows, next_start = 0, 0
+        for chunk_start in chunks:
+            chunk_stop = min(chunk_start + self.corpus_chunk_size, total)
+            chunk = self.embed_inputs(
+                corpus_model,
+                self.corpus[chunk_start:chunk_stop],
+                encode_fn_name="document",
+                prompt_name=self.corpus_prompt_name,
+                prompt=self.corpus_prompt,
+                keep=keep,
+            )
+            pending.append(chunk)
+            pending_rows += len(chunk)
+            while pending_rows >= _SCORE_BLOCK or (chunk_stop == total and pending_rows > 0):
+                buffer = torch.cat(pending) if len(pending) > 1 else pending[0]
+                size = min(_SCORE_BLOCK, pending_rows)
+                yield next_start, pad(buffer[:size])
+                next_start += size
+                pending = [buffer[size:]] if pending_rows > size else []
+                pending_rows -= size
 
     def _write_predictions(self, ranked: dict[str, list[list[dict[str, Any]]]], output_path: str) -> None:
         os.makedirs(output_path, exist_ok=True)
@@ -365,9 +463,10 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         encode_fn_name: str | None = None,
         prompt_name: str | None = None,
         prompt: str | None = None,
+        keep: bool = True,
         **kwargs: Any,
     ) -> Tensor:
-        encode = _encode_fn(model, encode_fn_name)
+        encode = encode_fn(model, encode_fn_name, keep=keep)
         if prompt_name is not None:
             kwargs["prompt_name"] = prompt_name
         if prompt is not None:
@@ -463,6 +562,20 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             relevant_docs={"q1": {"d1"}, "q2": {"d2"}, "q3": {"d3", "d5"}},
             name="ir-example",
         )
+
+
+def _merge_top_k(current: tuple[Tensor, Tensor] | None, scores: Tensor, ranks: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The best ``k`` (score, corpus rank) per query of ``current`` and a new block: higher score first,
+    equal scores by ascending rank (ascending corpus id). Deterministic, whatever the block order."""
+    values = scores
+    candidate_ranks = ranks.unsqueeze(0).expand(scores.shape[0], -1)
+    if current is not None:
+        values = torch.cat([current[0], values], dim=1)
+        candidate_ranks = torch.cat([current[1], candidate_ranks], dim=1)
+    by_rank = torch.argsort(candidate_ranks, dim=1, stable=True)
+    values, candidate_ranks = values.gather(1, by_rank), candidate_ranks.gather(1, by_rank)
+    by_score = torch.argsort(values, dim=1, descending=True, stable=True)[:, :k]
+    return values.gather(1, by_score), candidate_ranks.gather(1, by_score)
 
 
 def _dcg(relevances: list[Any]) -> float:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from sentrix.errors import InvalidInputError
-from sentrix.evaluator_base import SentenceEvaluator
+from sentrix.plugin_api import EncodeRequest, InvalidInputError, SentenceEvaluator
 
 __all__ = ["SequentialEvaluator"]
 
@@ -26,9 +25,10 @@ class SequentialEvaluator(SentenceEvaluator):
         the list of each evaluator's primary score (default: the last evaluator's). The trainer
         wraps a list of evaluators in one of these.
 
-    Metrics
-        Every sub-evaluator's keys unchanged (an evaluator that returns a bare float appears as
-        ``evaluator_<i>``), and ``sequential_score``, the ``primary_metric``. Higher is better.
+        All evaluators run in one evaluation round (``sentrix.evaluation_round``): the texts they
+        declare (``texts_to_encode``) are encoded together first, each distinct text once, and a
+        text asked for again by another evaluator comes from that round's cache. The metrics are
+        those of running each evaluator on its own, bit for bit.
 
     Data it needs
         =============================  ===============================================
@@ -38,22 +38,28 @@ class SequentialEvaluator(SentenceEvaluator):
         main_score_function            optional ``fn(list_of_scores) -> float``
         =============================  ===============================================
 
-    Example::
-
-        from sentrix.evaluation import EmbeddingSimilarityEvaluator, SequentialEvaluator, TripletEvaluator
-
-        sts = EmbeddingSimilarityEvaluator(["a b", "c d"], ["a c", "d e"], [0.9, 0.1], name="sts-dev")
-        nli = TripletEvaluator(["a"], ["b"], ["c"], name="nli-dev")
-        both = SequentialEvaluator([sts, nli], main_score_function=lambda scores: sum(scores) / len(scores))
-        metrics = both(model)    # sts-dev_* keys, nli-dev_* keys and "sequential_score"
-
-    Registered as ``sequential`` with the alias ``SequentialEvaluator``. Reference:
-    sentence-transformers 6.2 ``SequentialEvaluator``.
-
     Args:
         evaluators: the evaluators to run.
         main_score_function: turns the list of primary scores into ``sequential_score``;
             default: the last one.
+
+    Metrics:
+        Every sub-evaluator's keys unchanged (an evaluator that returns a bare float appears as
+        ``evaluator_<i>``), and ``sequential_score``, the ``primary_metric``. Higher is better.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix.evaluation import EmbeddingSimilarityEvaluator, SequentialEvaluator, TripletEvaluator
+
+            sts = EmbeddingSimilarityEvaluator(["a b", "c d"], ["a c", "d e"], [0.9, 0.1], name="sts-dev")
+            nli = TripletEvaluator(["a"], ["b"], ["c"], name="nli-dev")
+            both = SequentialEvaluator([sts, nli], main_score_function=lambda scores: sum(scores) / len(scores))
+            metrics = both(model)    # sts-dev_* keys, nli-dev_* keys and "sequential_score"
+
+    References:
+        Registered as ``sequential`` with the alias ``SequentialEvaluator``. Reference:
+        sentence-transformers 6.2 ``SequentialEvaluator``.
     """
 
     def __init__(
@@ -70,6 +76,15 @@ class SequentialEvaluator(SentenceEvaluator):
                     "evaluator. Pass evaluator instances, e.g. [EmbeddingSimilarityEvaluator(...), ...]."
                 )
         self.main_score_function = main_score_function
+
+    def texts_to_encode(self, model: Any) -> list[EncodeRequest]:
+        """What every member declares, so one pass encodes the texts of all of them."""
+        requests: list[EncodeRequest] = []
+        for evaluator in self.evaluators:
+            declare = getattr(evaluator, "texts_to_encode", None)
+            if callable(declare):
+                requests.extend(declare(model) or [])
+        return requests
 
     def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
         results: dict[str, float] = {}

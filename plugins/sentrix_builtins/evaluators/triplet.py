@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 from typing import Any, Literal, Sequence
 
-from sentrix.errors import InvalidInputError
-from sentrix.evaluator_base import SentenceEvaluator, _check_same_length, _encode_fn, describe_when
-from sentrix.similarity import SimilarityFunction
+from sentrix.plugin_api import (
+    EncodeRequest,
+    InvalidInputError,
+    SentenceEvaluator,
+    SimilarityFunction,
+    check_texts,
+    describe_when,
+    encode_fn,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +37,6 @@ class TripletEvaluator(SentenceEvaluator):
         without them all three are encoded alike), and counts a triplet as correct when
         ``similarity(anchor, positive) > similarity(anchor, negative) + margin``.
 
-    Metrics (keys prefixed with ``name + "_"``)
-        ``<fn>_accuracy`` for each similarity function (default: the model's
-        ``similarity_fn_name``); with more than one, also ``max_accuracy``. ``primary_metric`` is
-        ``<main_similarity_function>_accuracy`` when that is set, else ``<fn>_accuracy`` or
-        ``max_accuracy``. Higher is better. E.g. ``all-nli-dev_cosine_accuracy``.
-
     Data it needs
         =============================  ===============================================
         input                          requirement
@@ -47,23 +48,6 @@ class TripletEvaluator(SentenceEvaluator):
     Files
         With ``output_path`` and ``write_csv=True`` a row is appended to
         ``triplet_evaluation[_<name>]_results.csv`` (columns ``epoch, steps, accuracy_<fn>, ...``).
-
-    Example::
-
-        from sentrix import SentenceTransformer
-        from sentrix.evaluation import TripletEvaluator
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        evaluator = TripletEvaluator(
-            anchors=["A person on a horse jumps over a plane."],
-            positives=["A person is outdoors, on a horse."],
-            negatives=["A person is at a diner, ordering an omelette."],
-            name="all-nli-dev",
-        )
-        evaluator(model)       # {"all-nli-dev_cosine_accuracy": 1.0}
-
-    Registered as ``triplet`` with the alias ``TripletEvaluator``. Reference: sentence-transformers
-    6.2 ``TripletEvaluator`` (same arguments, keys and CSV).
 
     Args:
         anchors: the anchor (query) texts.
@@ -79,6 +63,32 @@ class TripletEvaluator(SentenceEvaluator):
         truncate_dim: keep only the first ``truncate_dim`` embedding dimensions.
         similarity_fn_names: functions to evaluate; default: the model's ``similarity_fn_name``.
         main_distance_function: old name of ``main_similarity_function``.
+
+    Metrics:
+        (keys prefixed with ``name + "_"``)
+        ``<fn>_accuracy`` for each similarity function (default: the model's
+        ``similarity_fn_name``); with more than one, also ``max_accuracy``. ``primary_metric`` is
+        ``<main_similarity_function>_accuracy`` when that is set, else ``<fn>_accuracy`` or
+        ``max_accuracy``. Higher is better. E.g. ``all-nli-dev_cosine_accuracy``.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.evaluation import TripletEvaluator
+
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            evaluator = TripletEvaluator(
+                anchors=["A person on a horse jumps over a plane."],
+                positives=["A person is outdoors, on a horse."],
+                negatives=["A person is at a diner, ordering an omelette."],
+                name="all-nli-dev",
+            )
+            evaluator(model)       # {"all-nli-dev_cosine_accuracy": 1.0}
+
+    References:
+        Registered as ``triplet`` with the alias ``TripletEvaluator``. Reference: sentence-transformers
+        6.2 ``TripletEvaluator`` (same arguments, keys and CSV).
     """
 
     def __init__(
@@ -98,7 +108,6 @@ class TripletEvaluator(SentenceEvaluator):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        _check_same_length(owner, anchors=anchors, positives=positives, negatives=negatives)
         self.anchors = anchors
         self.positives = positives
         self.negatives = negatives
@@ -124,6 +133,33 @@ class TripletEvaluator(SentenceEvaluator):
         self.csv_file = "triplet_evaluation" + (f"_{name}" if name else "") + "_results.csv"
         self.csv_headers = ["epoch", "steps"]
         self._add_csv_headers(self.similarity_fn_names)
+        self.raise_on_bad_inputs()
+
+    def check_inputs(self) -> list[str]:
+        """Aligned, non-empty texts and finite margins."""
+        owner = type(self).__name__
+        columns = {"anchors": self.anchors, "positives": self.positives, "negatives": self.negatives}
+        problems = [p for column, texts in columns.items() for p in check_texts(owner, column, texts)]
+        if problems:
+            return problems
+        lengths = {column: len(texts) for column, texts in columns.items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
+            return [
+                f"{owner}: anchors, positives and negatives must have the same length, got {detail}. "
+                "Each position i is one triplet; pass aligned lists."
+            ]
+        bad = {fn: m for fn, m in self.margin.items() if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m)}
+        if bad:
+            return [f"{owner}: margin {bad} is not a finite number; pass finite margins such as 0 or 0.1."]
+        return []
+
+    def texts_to_encode(self, model: Any) -> list[EncodeRequest]:
+        options = {"batch_size": self.batch_size, "truncate_dim": self.truncate_dim}
+        return [
+            EncodeRequest(self.anchors, "query", options),
+            EncodeRequest([*self.positives, *self.negatives], "document", options),
+        ]
 
     @staticmethod
     def _parse_margin(owner: str, margin: Any) -> dict[str, float]:
@@ -200,7 +236,7 @@ class TripletEvaluator(SentenceEvaluator):
         return metrics
 
     def embed_inputs(self, model: Any, sentences: Any, encode_fn_name: str | None = None, **kwargs: Any) -> Any:
-        encode = _encode_fn(model, encode_fn_name)
+        encode = encode_fn(model, encode_fn_name)
         return encode(
             sentences,
             batch_size=self.batch_size,

@@ -10,58 +10,64 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from sentrix.data_needs import DataNeeds
-from sentrix.embedding import check_loss_inputs, embed_columns
-from sentrix.similarity import function_name, pairwise_cos_sim, resolve_similarity_fn
+from sentrix.plugin_api import (
+    DataNeeds,
+    check_loss_inputs,
+    embed_columns,
+    function_name,
+    pairwise_cos_sim,
+    resolve_similarity_fn,
+)
 
 
 class CoSENTLoss(nn.Module):
-    """Consistent SENTence embedding loss (CoSENT).
+    """Rank the similarities of all pairs in a batch in the order of their gold scores (CoSENT).
 
-    **What it optimises.** For every two pairs ``(i, j)`` and ``(k, l)`` of one batch where the
-    gold score of ``(i, j)`` is higher, the model is penalised when it scores ``(k, l)`` above
-    ``(i, j)``: ``loss = log(1 + sum exp(scale * (s(k, l) - s(i, j))))``. Only the *order* of the
-    scores matters, so labels may be on any scale (0-5 STS scores work unchanged).
+    For every two pairs ``(i, j)`` and ``(k, l)`` of a batch where ``(i, j)`` has the higher gold
+    score, the model is penalised when it scores ``(k, l)`` above ``(i, j)``:
+    ``loss = log(1 + sum exp(scale * (s(k, l) - s(i, j))))``. Only the order of the scores
+    matters, so labels may be on any scale (0-5 STS scores work unchanged); tied labels form no
+    ordered pair. It usually gives a stronger signal than regressing the cosine onto the score.
 
-    **Data it needs.**
+    Inputs:
+        ============================  ===============================
+        text columns                  label
+        ============================  ===============================
+        ``(sentence_A, sentence_B)``  float similarity score per pair
+        ============================  ===============================
 
-    ============================  ===============================
-    text columns                  label
-    ============================  ===============================
-    ``(sentence_A, sentence_B)``  float similarity score per pair
-    ============================  ===============================
+    Sampler:
+        Any (``batch_sampler``); pairs are ranked against the other pairs of the batch, but no
+        in-batch negatives are built.
 
-    **Sampler.** Any (``batch_sampler``); no in-batch negatives are used.
+    Args:
+        model: the model to train.
+        scale: inverse temperature applied to the score differences; default 20.0.
+        similarity_fct: pairwise similarity of the two embeddings; default ``pairwise_cos_sim``.
+            A callable ``(a, b) -> scores`` or a name (``"cosine"``, ``"dot"``,
+            ``"pairwise_dot_score"``, ...). ``angle`` (``AnglELoss``) is this loss with
+            ``pairwise_angle_sim``.
 
-    **Parameters.**
+    Example:
+        .. code-block:: python
 
-    - ``model``: the model to train.
-    - ``scale`` (20.0): inverse temperature applied to the score differences.
-    - ``similarity_fct`` (``pairwise_cos_sim``): pairwise similarity; a callable or a name
-      (``"cosine"``, ``"dot"``, ``"pairwise_cos_sim"``...).
+            from datasets import Dataset
+            from sentrix import SentenceTransformer, SentenceTransformerTrainer
+            from sentrix.losses import CoSENTLoss
 
-    **Related.** ``cosine_similarity`` (regresses the cosine onto the label: weaker signal);
-    ``AnglELoss`` is CoSENT with an angle-based similarity.
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            train = Dataset.from_dict({
+                "sentence1": ["A man plays guitar.", "A dog runs."],
+                "sentence2": ["Someone plays an instrument.", "A cat sleeps."],
+                "score": [0.9, 0.1],
+            })
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=CoSENTLoss(model))
+            trainer.train()
 
-    **Example.**
-
-    .. code-block:: python
-
-        from datasets import Dataset
-        from sentrix import SentenceTransformer, SentenceTransformerTrainer
-        from sentrix.losses import CoSENTLoss
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        train = Dataset.from_dict({
-            "sentence1": ["A man plays guitar.", "A dog runs."],
-            "sentence2": ["Someone plays an instrument.", "A cat sleeps."],
-            "score": [0.9, 0.1],
-        })
-        trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=CoSENTLoss(model))
-        trainer.train()
-
-    **Reference.** Huang et al., "CoSENT: Consistent Sentence Embedding via Similarity Ranking",
-    IEEE/ACM TASLP 2024, https://doi.org/10.1109/TASLP.2024.3402087
+    References:
+        Huang et al., "CoSENT: Consistent Sentence Embedding via Similarity Ranking", IEEE/ACM
+        TASLP 2024, https://doi.org/10.1109/TASLP.2024.3402087. Related: ``cosine_similarity``
+        regresses the cosine onto the label (a weaker signal).
     """
 
     data_needs = DataNeeds(text_columns=2, roles=("sentence_A", "sentence_B"), label="float")

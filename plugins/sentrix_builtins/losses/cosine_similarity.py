@@ -10,8 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentrix.data_needs import DataNeeds
-from sentrix.embedding import check_loss_inputs, embed_columns
+from sentrix.plugin_api import DataNeeds, check_loss_inputs, embed_columns
 
 
 def _qualified_name(obj: object) -> str:
@@ -23,45 +22,47 @@ def _qualified_name(obj: object) -> str:
 class CosineSimilarityLoss(nn.Module):
     """Make ``cos(u, v)`` of each pair equal its gold score.
 
-    **What it optimises.** ``loss_fct(cos_score_transformation(cos(u, v)), label)``, by default
-    the mean squared error between the cosine similarity of the two embeddings and the label.
-    Labels should therefore lie in the cosine's range, usually 0..1 (divide 0-5 STS scores by 5).
+    Computes ``loss_fct(cos_score_transformation(cos(u, v)), label)``: by default the mean
+    squared error between the cosine similarity of the two embeddings and the label. Labels should
+    therefore lie in the cosine's range, usually 0..1 (divide 0-5 STS scores by 5).
 
-    **Data it needs.**
+    Inputs:
+        ============================  ======================================
+        text columns                  label
+        ============================  ======================================
+        ``(sentence_A, sentence_B)``  float similarity score per pair (0..1)
+        ============================  ======================================
 
-    ============================  ======================================
-    text columns                  label
-    ============================  ======================================
-    ``(sentence_A, sentence_B)``  float similarity score per pair (0..1)
-    ============================  ======================================
+    Sampler:
+        Any (``batch_sampler``); each pair is scored on its own.
 
-    **Sampler.** Any (``batch_sampler``).
+    Args:
+        model: the model to train.
+        loss_fct: the regression loss between transformed cosine and label; default
+            ``nn.MSELoss()`` (any ``(input, target) -> loss`` module, e.g. ``nn.L1Loss()``).
+        cos_score_transformation: applied to the cosine before ``loss_fct``; default
+            ``nn.Identity()``.
 
-    **Parameters.** ``loss_fct`` (``nn.MSELoss()``), ``cos_score_transformation``
-    (``nn.Identity()``, applied to the cosine before the loss).
+    Example:
+        .. code-block:: python
 
-    **Related.** ``cosent`` and ``AnglELoss`` use the same data and usually train better models;
-    ``contrastive`` for binary labels.
+            from datasets import Dataset
+            from sentrix import SentenceTransformer, SentenceTransformerTrainer
+            from sentrix.losses import CosineSimilarityLoss
 
-    **Example.**
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            train = Dataset.from_dict({
+                "sentence1": ["A man plays guitar.", "A dog runs."],
+                "sentence2": ["Someone plays an instrument.", "A cat sleeps."],
+                "score": [0.9, 0.1],
+            })
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=CosineSimilarityLoss(model))
+            trainer.train()
 
-    .. code-block:: python
-
-        from datasets import Dataset
-        from sentrix import SentenceTransformer, SentenceTransformerTrainer
-        from sentrix.losses import CosineSimilarityLoss
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        train = Dataset.from_dict({
-            "sentence1": ["A man plays guitar.", "A dog runs."],
-            "sentence2": ["Someone plays an instrument.", "A cat sleeps."],
-            "score": [0.9, 0.1],
-        })
-        trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=CosineSimilarityLoss(model))
-        trainer.train()
-
-    **Reference.** Reimers and Gurevych, "Sentence-BERT: Sentence Embeddings using Siamese
-    BERT-Networks", EMNLP 2019, https://arxiv.org/abs/1908.10084
+    References:
+        Reimers and Gurevych, "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
+        EMNLP 2019, https://arxiv.org/abs/1908.10084. Related: ``cosent`` and ``angle`` use the same
+        data and usually train better models; ``contrastive`` for 0/1 labels.
     """
 
     data_needs = DataNeeds(text_columns=2, roles=("sentence_A", "sentence_B"), label="float")

@@ -9,12 +9,18 @@ import logging
 import random
 from typing import Any, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentrix.data_needs import DataNeeds
-from sentrix.embedding import embed_columns, embedding_dimension_of, reuse_embeddings
-from sentrix.errors import InvalidInputError
+from sentrix.plugin_api import (
+    DataNeeds,
+    InvalidInputError,
+    embed_columns,
+    embedding_dimension_of,
+    reuse_embeddings,
+    uses_gradient_cache,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,44 +61,50 @@ class _CachedForward:
 class MatryoshkaLoss(nn.Module):
     """Apply another loss to several truncations of the embedding at once.
 
-    **What it optimises.** ``sum_d weight_d * loss(embeddings[:, :d] normalised)`` over the
-    ``matryoshka_dims`` ``d``, so that the first 64 (or 128, 256...) dimensions are a usable
-    embedding by themselves and a deployed model can be truncated for speed and storage.
+    Optimises ``sum_d weight_d * loss(normalise(embeddings[:, :d]))`` over the ``matryoshka_dims``
+    ``d``, so that the first 64 (or 128, 256...) dimensions are a usable embedding by themselves
+    and a deployed model can be truncated for speed and storage.
 
     The model runs **once** per step: the embeddings come from the shared embedding helper and
-    every dimension's inner loss is served from them. An inner loss that calls the model itself
-    (e.g. a custom one) is served by replaying the first forward's outputs, with the same result.
+    every dimension's inner loss is served from them; an inner loss that calls the model itself
+    is served by replaying the first forward's outputs. A gradient-cache inner loss
+    (``cached_multiple_negatives_ranking``, ``cached_multiple_negatives_symmetric_ranking``,
+    ``cached_gist_embed``, ``mega_batch_margin``) keeps its memory bound: its cached embeddings are
+    truncated per dimension inside its loss step. A loss that declares ``uses_gradient_cache`` but
+    has no ``calculate_loss`` is refused when MatryoshkaLoss is built.
 
-    **Data it needs.** Whatever the wrapped ``loss`` needs (its ``data_needs`` are copied).
+    Inputs:
+        Whatever the wrapped ``loss`` needs (its ``data_needs`` are copied); embedding-shaped labels
+        (distillation targets) are truncated with the embeddings.
 
-    **Sampler.** The wrapped loss's (``no_duplicates`` for in-batch-negative losses).
+    Sampler:
+        The wrapped loss's (``no_duplicates`` for in-batch-negative losses).
 
-    **Parameters.** ``loss`` (the inner loss instance, or a registered loss name built with the
-    same model), ``matryoshka_dims`` (e.g. ``[768, 512, 256, 128, 64]``; include the full size),
-    ``matryoshka_weights`` (one per dim; default all 1), ``n_dims_per_step`` (-1 = every dim each
-    step; ``k > 0`` = ``k`` randomly chosen dims per step).
+    Args:
+        model: the model to train.
+        loss: the inner loss instance, or a registered loss name built with the same model.
+        matryoshka_dims: the dimensions to train, e.g. ``[768, 512, 256, 128, 64]``; include the full size.
+        matryoshka_weights: one weight per dimension; default all 1.
+        n_dims_per_step: -1 (default) trains every dimension each step; ``k > 0`` trains ``k`` randomly chosen ones.
 
-    **Related.** ``Matryoshka2dLoss`` also trains shallower layers; ``AdaptiveLayerLoss``.
+    Example:
+        .. code-block:: python
 
-    **Example.**
+            from datasets import Dataset
+            from sentrix import SentenceTransformer, SentenceTransformerTrainer
+            from sentrix.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 
-    .. code-block:: python
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            train = Dataset.from_dict({
+                "anchor": ["What is the capital of France?", "Who wrote Hamlet?"],
+                "positive": ["Paris is the capital of France.", "Hamlet was written by Shakespeare."],
+            })
+            loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), matryoshka_dims=[384, 256, 128, 64])
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
+            trainer.train()
 
-        from datasets import Dataset
-        from sentrix import SentenceTransformer, SentenceTransformerTrainer
-        from sentrix.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        train = Dataset.from_dict({
-            "anchor": ["What is the capital of France?", "Who wrote Hamlet?"],
-            "positive": ["Paris is the capital of France.", "Hamlet was written by Shakespeare."],
-        })
-        loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), matryoshka_dims=[384, 256, 128, 64])
-        trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
-        trainer.train()
-
-    **Reference.** Kusupati et al., "Matryoshka Representation Learning", NeurIPS 2022,
-    https://arxiv.org/abs/2205.13147
+    References:
+        Kusupati et al., "Matryoshka Representation Learning", NeurIPS 2022, https://arxiv.org/abs/2205.13147
     """
 
     data_needs = DataNeeds()  # replaced per instance by the wrapped loss's needs
@@ -108,13 +120,20 @@ class MatryoshkaLoss(nn.Module):
         super().__init__()
         self.model = model
         if isinstance(loss, str):
-            from sentrix.registry import losses as loss_registry
+            from sentrix.plugin_api import get_registry
+            loss_registry = get_registry("losses")
 
             loss = loss_registry.create(loss, model=model)
         if not isinstance(loss, nn.Module):
             raise InvalidInputError(
                 f"MatryoshkaLoss: loss must be a loss module (e.g. MultipleNegativesRankingLoss(model)) or a registered "
                 f"loss name, got {type(loss).__name__}."
+            )
+        if uses_gradient_cache(loss) and not callable(getattr(loss, "calculate_loss", None)):
+            raise InvalidInputError(
+                f"MatryoshkaLoss: {type(loss).__name__} says it uses a gradient cache (uses_gradient_cache=True) but has "
+                "no calculate_loss(reps, labels, *, with_backward) method, which MatryoshkaLoss needs to truncate the "
+                "cached embeddings. Fix: build the loss on sentrix.plugin_api.CachedLossMixin, or wrap its non-cached twin."
             )
         self.loss = loss
         inner_needs = getattr(loss, "data_needs", None)
@@ -155,7 +174,8 @@ class MatryoshkaLoss(nn.Module):
 
     @classmethod
     def contract_example(cls, model: nn.Module) -> "MatryoshkaLoss":
-        from sentrix.registry import losses as loss_registry
+        from sentrix.plugin_api import get_registry
+        loss_registry = get_registry("losses")
 
         full = embedding_dimension_of(model) or 32
         inner = loss_registry.create("multiple_negatives_ranking", model=model)
@@ -177,6 +197,8 @@ class MatryoshkaLoss(nn.Module):
     def forward(self, sentence_features: list[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         sentence_features = list(sentence_features)
         indices = self._chosen_dims()
+        if uses_gradient_cache(self.loss):
+            return self._forward_cached_inner(sentence_features, labels, indices)
         if getattr(self.loss, "uses_embedding_helper", False):
             embeddings = embed_columns(self.model, sentence_features)
             total: Tensor | float = 0.0
@@ -199,6 +221,44 @@ class MatryoshkaLoss(nn.Module):
         finally:
             self.model.forward = original
         return total
+
+    def _forward_cached_inner(self, sentence_features: list, labels: Any, indices: list[int]) -> Tensor:
+        """A gradient-cache inner loss: wrap its ``calculate_loss`` (for this call) to score every truncation.
+
+        Its step 3 re-embeds during the backward pass, after this forward has returned, so the
+        model's forward cannot be served here; the cached embeddings are truncated instead, each
+        truncation's loss is back-propagated to it, and the weighted gradients flow on to the full
+        embeddings (the cached gradients).
+        """
+        inner = self.loss
+        calculate = inner.calculate_loss
+        own = inner.__dict__.get("calculate_loss")
+
+        def calculate_per_dim(reps: list[list[Tensor]], *args: Any, **kwargs: Any) -> Tensor:
+            backward = bool(kwargs.get("with_backward", False)) and torch.is_grad_enabled()
+            total: Tensor | float = 0.0
+            for index in indices:
+                dim, weight = self.matryoshka_dims[index], self.matryoshka_weights[index]
+                truncated = [[_truncate(r, dim) for r in column] for column in reps]
+                if not backward:
+                    total = total + weight * calculate(truncated, *args, **kwargs)
+                    continue
+                leaves = [[t.detach().requires_grad_() for t in column] for column in truncated]
+                total = total + weight * calculate(leaves, *args, **kwargs)
+                for t_column, l_column in zip(truncated, leaves):
+                    for t, leaf in zip(t_column, l_column):
+                        if leaf.grad is not None:
+                            t.backward(weight * leaf.grad)
+            return total
+
+        inner.calculate_loss = calculate_per_dim
+        try:
+            return self.loss(sentence_features, labels)
+        finally:
+            if own is None:
+                del inner.calculate_loss
+            else:
+                inner.calculate_loss = own
 
     def get_config_dict(self) -> dict[str, Any]:
         return {

@@ -6,66 +6,74 @@ Registered as ``softmax`` (alias ``SoftmaxLoss``).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from sentrix.data_needs import DataNeeds
-from sentrix.embedding import check_loss_inputs, embed_columns, embedding_dimension_of, model_device
-from sentrix.errors import InvalidInputError
+from sentrix.plugin_api import (
+    DataNeeds,
+    InvalidInputError,
+    check_loss_inputs,
+    embed_columns,
+    embedding_dimension_of,
+    model_device,
+)
+from sentrix_builtins.losses import _dataset_checks as checks
 
 
 class SoftmaxLoss(nn.Module):
     """Train embeddings through a linear classifier over the pair ``(u, v, |u - v|)``.
 
-    **What it optimises.** The two embeddings ``u`` and ``v`` are concatenated (by default
-    ``[u; v; |u - v|]``, optionally with ``u * v``), fed to a new ``nn.Linear`` with
-    ``num_labels`` outputs, and ``loss_fct`` (cross-entropy) is applied to the class label. The
-    classifier is trained together with the model but is not saved with it.
+    The two embeddings ``u`` and ``v`` are concatenated (by default ``[u; v; |u - v|]``,
+    optionally with ``u * v``), fed to a new ``nn.Linear`` with ``num_labels`` outputs, and
+    ``loss_fct`` (cross-entropy) is applied to the class label. The classifier is trained together
+    with the model and kept in the loss's state (so checkpoints and resume carry it), but it is
+    not part of the saved model. Called with ``labels=None`` it returns ``(embeddings, logits)``
+    instead of a loss, which is how label-accuracy evaluation reads the classifier.
 
-    Called with ``labels=None`` it returns ``(embeddings, logits)`` instead of a loss, which is how
-    label-accuracy evaluation reads the classifier.
+    Inputs:
+        ============================  =======================================
+        text columns                  label
+        ============================  =======================================
+        ``(sentence_A, sentence_B)``  integer class id in ``[0, num_labels)``
+        ============================  =======================================
 
-    **Data it needs.**
+    Sampler:
+        Any (``batch_sampler``); each pair is classified on its own.
 
-    ============================  =======================================
-    text columns                  label
-    ============================  =======================================
-    ``(sentence_A, sentence_B)``  integer class id in ``[0, num_labels)``
-    ============================  =======================================
+    Args:
+        model: the model to train.
+        embedding_dimension: size of the model's embeddings; read from the model when omitted.
+        num_labels: number of classes (required, e.g. 3 for NLI).
+        concatenation_sent_rep: include ``u`` and ``v`` in the classifier input; default True.
+        concatenation_sent_difference: include ``|u - v|``; default True.
+        concatenation_sent_multiplication: include ``u * v``; default False.
+        loss_fct: loss on the logits and labels; default ``nn.CrossEntropyLoss()``.
+        sentence_embedding_dimension: older name of ``embedding_dimension`` (keyword only; warns).
 
-    **Sampler.** Any (``batch_sampler``).
+    Example:
+        .. code-block:: python
 
-    **Parameters.** ``embedding_dimension`` (the model's embedding size; read from the model when
-    omitted; ``sentence_embedding_dimension`` is the older name), ``num_labels`` (required),
-    ``concatenation_sent_rep`` (True: include ``u`` and ``v``), ``concatenation_sent_difference``
-    (True: include ``|u - v|``), ``concatenation_sent_multiplication`` (False: include ``u * v``),
-    ``loss_fct`` (``nn.CrossEntropyLoss()``).
+            from datasets import Dataset
+            from sentrix import SentenceTransformer, SentenceTransformerTrainer
+            from sentrix.losses import SoftmaxLoss
 
-    **Related.** ``multiple_negatives_ranking`` on (anchor, entailment, contradiction) triplets
-    usually gives better embeddings from the same NLI data.
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            train = Dataset.from_dict({
+                "premise": ["A man plays guitar.", "A dog runs."],
+                "hypothesis": ["A person makes music.", "A cat sleeps."],
+                "label": [0, 2],  # entailment, contradiction
+            })
+            loss = SoftmaxLoss(model, model.get_sentence_embedding_dimension(), num_labels=3)
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
+            trainer.train()
 
-    **Example.**
-
-    .. code-block:: python
-
-        from datasets import Dataset
-        from sentrix import SentenceTransformer, SentenceTransformerTrainer
-        from sentrix.losses import SoftmaxLoss
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        train = Dataset.from_dict({
-            "premise": ["A man plays guitar.", "A dog runs."],
-            "hypothesis": ["A person makes music.", "A cat sleeps."],
-            "label": [0, 2],  # entailment, contradiction
-        })
-        loss = SoftmaxLoss(model, model.get_sentence_embedding_dimension(), num_labels=3)
-        trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
-        trainer.train()
-
-    **Reference.** Reimers and Gurevych, "Sentence-BERT: Sentence Embeddings using Siamese
-    BERT-Networks", EMNLP 2019, https://arxiv.org/abs/1908.10084
+    References:
+        Reimers and Gurevych, "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
+        EMNLP 2019, https://arxiv.org/abs/1908.10084. Related: ``multiple_negatives_ranking`` on
+        (anchor, entailment, contradiction) triplets usually gives better embeddings from the same
+        NLI data.
     """
 
     data_needs = DataNeeds(text_columns=2, roles=("sentence_A", "sentence_B"), label="int")
@@ -156,6 +164,39 @@ class SoftmaxLoss(nn.Module):
                 f"{u.shape[1]}-dimensional ones. Fix: pass embedding_dimension={u.shape[1]} (or omit it)."
             )
         return self.classifier(features)
+
+    def validate_dataset(
+        self, dataset: Any, dataset_name: str | None = None, *, label_columns: Sequence[str] | None = None, **_: Any
+    ) -> list[str]:
+        """Problems that stop a run before it starts: labels that are not class ids in ``[0, num_labels)``."""
+        column = checks.label_column(dataset, label_columns)
+        if column is None:
+            return []  # reported by the DataNeeds check
+        values = checks.label_values(dataset, column)
+        if values is None or values.size == 0:
+            return []
+        at = checks.where(dataset_name, column)
+        if checks.is_text(values):
+            distinct = sorted({str(v) for v in values.reshape(-1)})
+            shown = ", ".join(repr(v) for v in distinct[:5]) + (" ..." if len(distinct) > 5 else "")
+            return [
+                f"{at} holds strings ({shown}), but SoftmaxLoss needs integer class ids in [0, {self.num_labels}). "
+                f"Fix: `dataset = dataset.class_encode_column({column!r})` (ids in sorted order of the strings), or "
+                "map each string to its id with dataset.map."
+            ]
+        if values.dtype.kind not in "iub":
+            return []  # floats: reported by the DataNeeds check (integer labels)
+        flat = values.reshape(-1).astype("int64")
+        ignored = getattr(self.loss_fct, "ignore_index", None)  # CrossEntropyLoss skips these rows (-100)
+        outside = sorted({int(v) for v in set(flat.tolist()) if (v < 0 or v >= self.num_labels) and v != ignored})
+        if not outside:
+            return []
+        shown = ", ".join(str(v) for v in outside[:5]) + (" ..." if len(outside) > 5 else "")
+        return [
+            f"{at} holds class ids outside [0, {self.num_labels}) ({shown}), but SoftmaxLoss was built with "
+            f"num_labels={self.num_labels}. Fix: pass num_labels={max(outside[-1], self.num_labels - 1) + 1} if these are real classes, "
+            "or renumber the labels from 0 (e.g. `dataset.class_encode_column(...)` on the original names)."
+        ]
 
     def get_config_dict(self) -> dict[str, Any]:
         return {

@@ -11,10 +11,15 @@ from typing import Any, Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentrix.data_needs import DataNeeds
-from sentrix.embedding import check_loss_inputs, embed_columns
-from sentrix.errors import InvalidInputError
-from sentrix.similarity import pairwise_cos_sim, pairwise_euclidean_sim, pairwise_manhattan_sim
+from sentrix.plugin_api import (
+    DataNeeds,
+    InvalidInputError,
+    check_loss_inputs,
+    embed_columns,
+    pairwise_cos_sim,
+    pairwise_euclidean_sim,
+    pairwise_manhattan_sim,
+)
 
 
 def _cosine_distance(x: Tensor, y: Tensor) -> Tensor:
@@ -68,50 +73,51 @@ class TripletDistanceMetric:
 class TripletLoss(nn.Module):
     """Pull each anchor towards its positive and push it from its negative, up to a margin.
 
-    **What it optimises.** ``mean(max(0, d(anchor, positive) - d(anchor, negative) + margin))``
-    with ``d`` one of :class:`TripletDistanceMetric` (Euclidean by default). Triplets already
-    separated by more than the margin contribute nothing.
+    Computes ``mean(max(0, d(anchor, positive) - d(anchor, negative) + margin))`` with ``d`` one
+    of :class:`TripletDistanceMetric` (Euclidean by default). Triplets already separated by more
+    than the margin contribute nothing. The metrics are reachable as ``TripletLoss.DistanceMetric``
+    and as ``sentrix.losses.TripletDistanceMetric``.
 
-    **Data it needs.**
+    Inputs:
+        ================================  =====
+        text columns                      label
+        ================================  =====
+        ``(anchor, positive, negative)``  none
+        ================================  =====
 
-    ================================  =====
-    text columns                      label
-    ================================  =====
-    ``(anchor, positive, negative)``  none
-    ================================  =====
+    Sampler:
+        Any (``batch_sampler``); only each row's own negative is used.
 
-    **Sampler.** Any (``batch_sampler``); only each row's own negative is used.
+    Args:
+        model: the model to train.
+        distance_metric: distance of matching rows; default ``TripletDistanceMetric.EUCLIDEAN``,
+            also ``.COSINE``, ``.MANHATTAN``, their names as strings (``"cosine"``), or any
+            callable ``(x, y) -> distances``.
+        triplet_margin: how much farther than the positive the negative must be; default 5 (with
+            the cosine distance use a margin below 1, e.g. 0.5).
 
-    **Parameters.** ``distance_metric`` (``TripletDistanceMetric.EUCLIDEAN``; also a name such as
-    ``"cosine"``), ``triplet_margin`` (5; with cosine distance use a margin below 1, e.g. 0.5).
+    Example:
+        .. code-block:: python
 
-    The metrics are reachable as ``TripletLoss.DistanceMetric`` (e.g.
-    ``TripletLoss.DistanceMetric.COSINE``) and ``from sentrix.losses import TripletLoss``.
+            from datasets import Dataset
+            from sentrix import SentenceTransformer, SentenceTransformerTrainer
+            from sentrix.losses import TripletLoss
 
-    **Related.** ``multiple_negatives_ranking`` uses the same triplets plus every other row as
-    negatives and usually trains better; ``batch_hard_triplet`` and friends mine triplets from
-    class labels.
+            model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
+            train = Dataset.from_dict({
+                "anchor": ["A man plays guitar."],
+                "positive": ["Someone plays an instrument."],
+                "negative": ["A cat sleeps on the sofa."],
+            })
+            loss = TripletLoss(model, distance_metric=TripletLoss.DistanceMetric.COSINE, triplet_margin=0.5)
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
+            trainer.train()
 
-    **Example.**
-
-    .. code-block:: python
-
-        from datasets import Dataset
-        from sentrix import SentenceTransformer, SentenceTransformerTrainer
-        from sentrix.losses import TripletLoss
-
-        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
-        train = Dataset.from_dict({
-            "anchor": ["A man plays guitar."],
-            "positive": ["Someone plays an instrument."],
-            "negative": ["A cat sleeps on the sofa."],
-        })
-        loss = TripletLoss(model, distance_metric=TripletLoss.DistanceMetric.COSINE, triplet_margin=0.5)
-        trainer = SentenceTransformerTrainer(model=model, train_dataset=train, loss=loss)
-        trainer.train()
-
-    **Reference.** Schroff et al., "FaceNet: A Unified Embedding for Face Recognition and
-    Clustering", CVPR 2015, https://arxiv.org/abs/1503.03832
+    References:
+        Schroff et al., "FaceNet: A Unified Embedding for Face Recognition and Clustering",
+        CVPR 2015, https://arxiv.org/abs/1503.03832. Related: ``multiple_negatives_ranking`` uses
+        the same triplets plus every other row as negatives and usually trains better;
+        ``batch_hard_triplet`` and its siblings mine triplets from class labels.
     """
 
     DistanceMetric = TripletDistanceMetric

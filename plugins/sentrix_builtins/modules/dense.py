@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from sentrix.module_base import Module
+from sentrix.plugin_api import Module
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,32 @@ def _import_path(path: str) -> Any:
 class Dense(Module):
     """``activation(linear(x))`` on one features key (plus an optional residual connection).
 
+    Reads ``features[module_input_name]`` (the sentence embedding by default), applies a linear layer
+    and the activation, and writes the result to ``features[module_output_name]`` (the same key when
+    that is ``None``). Use it to project embeddings to another size or to add a trainable head after
+    pooling. It saves its config and weights in the sentence-transformers ``Dense`` layout.
+
     Args:
-        in_features, out_features: input and output sizes.
-        bias: learn a bias vector.
+        in_features: input size.
+        out_features: output size.
+        bias: learn a bias vector (default ``True``).
         activation_function: a module or callable; ``None`` means identity. Default ``Tanh``.
-        init_weight, init_bias: initial tensors for the linear layer.
-        module_input_name, module_output_name: features keys to read and write.
-        use_residual: add the input (projected when sizes differ) to the output.
+        init_weight: initial weight tensor (``out_features x in_features``) of the linear layer;
+            default ``None`` (random initialisation).
+        init_bias: initial bias tensor (``out_features``); default ``None``.
+        module_input_name: features key to read (default ``"sentence_embedding"``).
+        module_output_name: features key to write (default ``None``: the input key).
+        use_residual: add the input (projected when sizes differ) to the output (default ``False``).
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            base = SentenceTransformer("all-MiniLM-L6-v2")
+            dense = modules.create("dense", in_features=384, out_features=128)
+            model = SentenceTransformer(modules=[*base, dense])   # 128-dimensional embeddings
     """
 
     config_keys = ["in_features", "out_features", "bias", "activation_function", "module_input_name",

@@ -21,14 +21,26 @@ from typing import Any
 
 from torch import nn
 
-from sentrix.module_base import Module
+from sentrix.plugin_api import Module
 
 
 class Dropout(Module):
     """Applies ``nn.Dropout(dropout)`` to ``features["sentence_embedding"]`` while training.
 
+    In evaluation mode (``model.eval()``, and so in ``encode``) it does nothing. It has no weights;
+    its config holds the probability.
+
     Args:
-        dropout: probability of zeroing each value (default 0.2). Example: ``Dropout(0.1)``.
+        dropout: probability of zeroing each value (default 0.2).
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            base = SentenceTransformer("all-MiniLM-L6-v2")
+            model = SentenceTransformer(modules=[*base, modules.create("dropout", dropout=0.1)])
     """
 
     config_keys = ["dropout"]

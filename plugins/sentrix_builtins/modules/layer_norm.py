@@ -19,14 +19,26 @@ from typing import Any
 
 from torch import nn
 
-from sentrix.module_base import Module
+from sentrix.plugin_api import Module
 
 
 class LayerNorm(Module):
     """Applies a learned ``nn.LayerNorm(dimension)`` to ``features["sentence_embedding"]``.
 
+    Normalises each sentence embedding to zero mean and unit variance, then scales and shifts it with
+    learned weights, which are saved with the model.
+
     Args:
-        dimension: size of the sentence embedding. Example: ``LayerNorm(384)``.
+        dimension: size of the sentence embedding.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            base = SentenceTransformer("all-MiniLM-L6-v2")
+            model = SentenceTransformer(modules=[*base, modules.create("layer_norm", dimension=384)])
     """
 
     config_keys = ["dimension"]

@@ -22,13 +22,27 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from sentrix.module_base import Module
+from sentrix.plugin_api import Module
 
 
 class Normalize(Module):
     """L2-normalises ``features[module_input_name]`` (default ``sentence_embedding``) to unit length.
 
-    No parameters; after it, dot product equals cosine similarity. Example: ``Normalize()``.
+    After it, dot product equals cosine similarity, so a model ending in ``Normalize`` can be served
+    with the cheaper dot product. It has no weights.
+
+    Args:
+        module_input_name: features key to normalise (default ``"sentence_embedding"``).
+        module_output_name: features key to write (default ``None``: the input key).
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            base = SentenceTransformer("all-MiniLM-L6-v2")
+            model = SentenceTransformer(modules=[*base, modules.create("normalize")])
     """
 
     config_keys = ["module_input_name", "module_output_name"]

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from sentrix.module_base import Module
+from sentrix.plugin_api import Module
 
 MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
 # Older folders store one boolean per mode; this is also their concatenation order.
@@ -51,10 +51,27 @@ def _modes_from_legacy(config: dict[str, Any]) -> None:
 class Pooling(Module):
     """Pools token embeddings into a sentence embedding.
 
+    Reads ``features["token_embeddings"]`` and the attention mask and writes
+    ``features["sentence_embedding"]``. Modes: ``cls`` (the first token), ``max``, ``mean``,
+    ``mean_sqrt_len_tokens``, ``weightedmean`` (later tokens weigh more) and ``lasttoken``; a tuple
+    of modes concatenates their outputs. The old ``pooling_mode_*_tokens=True`` keywords are
+    accepted.
+
     Args:
-        embedding_dimension: size of each token embedding (``word_embedding_dimension`` also accepted).
-        pooling_mode: one mode name or a tuple of them (outputs are concatenated).
-        include_prompt: whether prompt tokens take part in pooling.
+        embedding_dimension: size of each token embedding (``word_embedding_dimension`` also
+            accepted); default ``None``.
+        pooling_mode: one mode name or a tuple of them (default ``"mean"``).
+        include_prompt: whether prompt tokens take part in pooling (default ``True``).
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            transformer = modules.create("transformer", model_name_or_path="sentence-transformers/all-MiniLM-L6-v2")
+            pooling = modules.create("pooling", embedding_dimension=384, pooling_mode="cls")
+            model = SentenceTransformer(modules=[transformer, pooling])
     """
 
     config_keys = ["embedding_dimension", "pooling_mode", "include_prompt"]

@@ -36,21 +36,42 @@ from typing import Any
 
 from torch import nn
 
-from sentrix.module_base import InputModule, Module, resolve_module_class
+from sentrix.plugin_api import InputModule, Module, resolve_module_class
 
 
 class Router(InputModule):
     """Routes features through ``sub_modules[route]``.
 
+    Each input goes through the modules of one route, chosen from the ``task`` (and ``modality``)
+    given to ``encode``/``forward``: ``encode_query`` uses ``task="query"``, ``encode_document``
+    ``task="document"``. During training the ``router_mapping`` training argument says which route
+    each dataset column takes. It declares ``routes_inputs = True``, which is how the model and the
+    trainer recognise a router. Saved in the sentence-transformers ``Router`` layout (``Asym`` folders
+    load too).
+
     Args:
         sub_modules: route name -> list of modules (the first must be an input module).
         default_route: route used when no task is given (default: the first route if
             ``allow_empty_key``).
-        allow_empty_key: allow inputs without a task (use the default route).
-        route_mappings: ``(task, modality) -> route``; ``None`` in a key matches anything.
+        allow_empty_key: allow inputs without a task (use the default route); default ``True``.
+        route_mappings: ``(task, modality) -> route``; ``None`` in a key matches anything. Default
+            ``None``.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            query_model = SentenceTransformer("all-MiniLM-L6-v2")
+            document_model = SentenceTransformer("all-MiniLM-L6-v2")
+            router = modules.create("router", sub_modules={"query": list(query_model), "document": list(document_model)})
+            model = SentenceTransformer(modules=[router])
+            model.encode_query(["what is sentrix?"])    # the query route
     """
 
     forward_kwargs = {"task", "modality"}
+    routes_inputs = True
     config_keys = ["default_route", "allow_empty_key", "route_mappings"]
     config_file_name = "router_config.json"
     module_type = "sentence_transformers.base.modules.router.Router"
@@ -87,7 +108,8 @@ class Router(InputModule):
     @classmethod
     def contract_example(cls) -> Router:
         """Two StaticEmbedding routes, for the module contract tests."""
-        from sentrix.registry import modules
+        from sentrix.plugin_api import get_registry
+        modules = get_registry("modules")
 
         static = modules.get("static_embedding")
         return cls.for_query_document([static.contract_example()], [static.contract_example()])

@@ -31,16 +31,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentrix.module_base import InputModule, load_weights_file, resolve_dir
+from sentrix.plugin_api import InputModule, load_weights_file, resolve_dir
 
 
 class StaticEmbedding(InputModule):
     """Mean of per-token embeddings (``nn.EmbeddingBag``).
 
+    Tokenises with a fast tokenizer and averages one learned vector per token: no attention, so it is
+    much faster than a transformer, at lower quality. It is an input module (it
+    tokenises) and saves its tokenizer and weights in the sentence-transformers layout.
+
     Args:
         tokenizer: a ``tokenizers.Tokenizer`` or a fast ``transformers`` tokenizer.
-        embedding_weights: initial vectors (vocab x dim), numpy or torch.
+        embedding_weights: initial vectors (vocab x dim), numpy or torch; default ``None``.
         embedding_dim: size of randomly initialised vectors, when no weights are given.
+
+    Example:
+        .. code-block:: python
+
+            from tokenizers import Tokenizer
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            tokenizer = Tokenizer.from_pretrained("bert-base-uncased")
+            static = modules.create("static_embedding", tokenizer=tokenizer, embedding_dim=256)
+            model = SentenceTransformer(modules=[static])
     """
 
     module_type = "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding"
@@ -93,7 +108,8 @@ class StaticEmbedding(InputModule):
     @classmethod
     def contract_example(cls) -> StaticEmbedding:
         """A small instance (tiny WordPiece vocabulary, 8 dimensions) for the module contract tests."""
-        from sentrix.testing.tiny_models import tiny_tokenizer
+        from sentrix.plugin_api import testing
+        tiny_tokenizer = testing.tiny_models.tiny_tokenizer
 
         return cls(tiny_tokenizer(), embedding_dim=8)
 

@@ -39,8 +39,7 @@ from typing import Any
 
 import torch
 
-from sentrix.errors import InvalidInputError
-from sentrix.module_base import InputModule
+from sentrix.plugin_api import InputModule, InvalidInputError
 
 _ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 _HUB_KWARGS = ("cache_dir", "token", "revision", "subfolder", "local_files_only")
@@ -81,18 +80,39 @@ def _check_local_weights(folder: str, allow_pickle: bool) -> None:
 class Transformer(InputModule):
     """Wraps ``transformers.AutoModel`` + ``AutoTokenizer`` for text.
 
+    Tokenises the input texts (with the prompt, if any, in front) and writes the encoder's last hidden
+    states to ``features["token_embeddings"]`` for a ``Pooling`` module to pool. It saves the
+    Hugging Face model and tokenizer in the model's root folder, as sentence-transformers does.
+
     Args:
         model_name_or_path: Hub id or local folder of a Hugging Face model.
         max_seq_length: truncate inputs to this many tokens (default: the tokenizer's limit,
             capped at the encoder's ``max_position_embeddings``).
-        model_kwargs, processor_kwargs, config_kwargs: passed to ``AutoModel``,
-            ``AutoTokenizer`` and ``AutoConfig`` ``from_pretrained``. ``tokenizer_args``,
-            ``model_args`` and ``config_args`` are accepted as older spellings.
-        do_lower_case: lower-case inputs before tokenizing.
+        model_kwargs: passed to ``AutoModel.from_pretrained`` (``model_args`` is accepted as an older
+            spelling); default ``None``.
+        processor_kwargs: passed to ``AutoTokenizer.from_pretrained`` (``tokenizer_args`` accepted);
+            default ``None``.
+        config_kwargs: passed to ``AutoConfig.from_pretrained`` (``config_args`` accepted); default
+            ``None``.
+        cache_dir: Hugging Face cache folder; default ``None``.
+        do_lower_case: lower-case inputs before tokenizing (default ``False``).
         tokenizer_name_or_path: load the tokenizer from elsewhere (default: the model's).
-        cache_dir: Hugging Face cache folder.
-        transformer_task, modality_config, module_output_name: stored for sentence-transformers
-            compatibility; only the text ``feature-extraction`` setting is supported.
+        transformer_task: stored for sentence-transformers compatibility; only
+            ``"feature-extraction"`` (the default) is supported.
+        modality_config: stored for sentence-transformers compatibility; default ``None``.
+        module_output_name: stored for sentence-transformers compatibility; default ``None``.
+        backend: only ``"torch"`` (the default) is supported.
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformer
+            from sentrix.registry import modules
+
+            transformer = modules.create("transformer", model_name_or_path="sentence-transformers/all-MiniLM-L6-v2",
+                                         max_seq_length=128)
+            pooling = modules.create("pooling", embedding_dimension=384)
+            model = SentenceTransformer(modules=[transformer, pooling])
     """
 
     config_file_name = "sentence_bert_config.json"
@@ -175,7 +195,7 @@ class Transformer(InputModule):
         if adapter_config_file is None:
             return AutoConfig.from_pretrained(model_name_or_path, **config_kwargs), False
         try:
-            from sentrix.peft_mixin import require_peft
+            from sentrix.plugin_api import require_peft
 
             require_peft()
         except InvalidInputError as exc:
@@ -253,7 +273,8 @@ class Transformer(InputModule):
         """A tiny random BERT (2 layers, hidden 32) for the module contract tests."""
         import tempfile
 
-        from sentrix.testing.tiny_models import tiny_hf_folder
+        from sentrix.plugin_api import testing
+        tiny_hf_folder = testing.tiny_models.tiny_hf_folder
 
         return cls(str(tiny_hf_folder(tempfile.mkdtemp(prefix="sentrix-transformer-"))))
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import torch
 
-from sentrix.sampler import MultiDatasetDefaultBatchSampler, dataset_offsets
+from sentrix.plugin_api import MultiDatasetDefaultBatchSampler, dataset_offsets
 
 __all__ = ["ProportionalBatchSampler"]
 
@@ -17,38 +17,41 @@ __all__ = ["ProportionalBatchSampler"]
 class ProportionalBatchSampler(MultiDatasetDefaultBatchSampler):
     """``proportional``: every batch of every dataset, interleaved at random in proportion to size (default).
 
-    What it does
-        Makes a list with one entry per batch of each dataset (a dataset with 30 batches appears 30
-        times), shuffles it (from ``seed + epoch``), and for each entry yields the next batch of
-        that dataset. Every row of every dataset is used once per epoch and larger datasets are
-        drawn from more often, spread evenly over the epoch. ``len(sampler)`` is the sum of the
-        member samplers' lengths. Each batch comes from one dataset.
+    Makes a list with one entry per batch of each dataset (a dataset with 30 batches appears 30
+    times), shuffles it (from ``seed + epoch``), and for each entry yields the next batch of that
+    dataset. Every row of every dataset is used once per epoch and larger datasets are drawn from
+    more often, spread evenly over the epoch. ``len(sampler)`` is the sum of the member samplers'
+    lengths. Each batch comes from one dataset.
 
-    Data it needs
-        =============================  ===============================================
-        input                          requirement
-        =============================  ===============================================
-        dataset                        ``torch.utils.data.ConcatDataset`` of the datasets
-        batch_samplers                 one batch sampler per dataset, same order
-        =============================  ===============================================
+    The default multi-dataset sampler (``MultiDatasetBatchSamplers.PROPORTIONAL``). Use
+    ``round_robin`` for equal weight per dataset. Registered as ``proportional`` with the alias
+    ``ProportionalBatchSampler``.
 
-    The default multi-dataset sampler. Use ``round_robin`` for equal weight per dataset.
+    Args:
+        dataset: the ``torch.utils.data.ConcatDataset`` of the datasets, in the order of
+            ``batch_samplers``.
+        batch_samplers: one batch sampler per dataset, same order; their indices are local to their
+            dataset and are offset into the ``ConcatDataset`` here.
+        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch; one is made when
+            omitted.
+        seed: base seed (default 0).
 
-    Example::
+    Example:
+        .. code-block:: python
 
-        from datasets import Dataset
-        from torch.utils.data import ConcatDataset
-        from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
+            from datasets import Dataset
+            from torch.utils.data import ConcatDataset
+            from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
 
-        a = Dataset.from_dict({"text": [f"a{i}" for i in range(6)]})
-        b = Dataset.from_dict({"text": [f"b{i}" for i in range(2)]})
-        children = [batch_samplers.create("batch_sampler", d, batch_size=2, drop_last=False) for d in (a, b)]
-        sampler = multi_dataset_batch_samplers.create("proportional", ConcatDataset([a, b]), children, seed=0)
-        print(len(sampler), list(sampler))   # 4 batches: three from a (rows 0-5), one from b (rows 6-7)
+            a = Dataset.from_dict({"text": [f"a{i}" for i in range(6)]})
+            b = Dataset.from_dict({"text": [f"b{i}" for i in range(2)]})
+            children = [batch_samplers.create("batch_sampler", d, batch_size=2, drop_last=False) for d in (a, b)]
+            sampler = multi_dataset_batch_samplers.create("proportional", ConcatDataset([a, b]), children, seed=0)
+            print(len(sampler), list(sampler))   # 4 batches: three from a (rows 0-5), one from b (rows 6-7)
 
-    Registered as ``proportional`` (``MultiDatasetBatchSamplers.PROPORTIONAL``) with the alias
-    ``ProportionalBatchSampler``. Reference: sentence-transformers 6.2 ``ProportionalBatchSampler``;
-    the interleaving order is drawn the same way, so the same seed gives the same dataset order.
+    References:
+        sentence-transformers 6.2 ``ProportionalBatchSampler``; the interleaving order is drawn the
+        same way, so the same seed gives the same dataset order.
     """
 
     def __iter__(self) -> Iterator[list[int]]:

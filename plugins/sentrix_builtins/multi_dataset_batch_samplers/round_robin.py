@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sentrix.sampler import MultiDatasetDefaultBatchSampler, dataset_offsets
+from sentrix.plugin_api import MultiDatasetDefaultBatchSampler, dataset_offsets
 
 __all__ = ["RoundRobinBatchSampler"]
 
@@ -15,39 +15,41 @@ __all__ = ["RoundRobinBatchSampler"]
 class RoundRobinBatchSampler(MultiDatasetDefaultBatchSampler):
     """``round_robin``: one batch from each dataset in turn, until the smallest runs out.
 
-    What it does
-        Takes one batch from the first dataset, one from the second, ... and starts over, for as
-        many full rounds as the dataset with the fewest batches allows. Every dataset contributes
-        the same number of batches; rows of the larger datasets beyond that are not used in the
-        epoch (their batch samplers reshuffle every epoch, so other rows get their turn).
-        ``len(sampler)`` = fewest batches of any dataset x number of datasets. Each batch comes from
-        one dataset.
+    Takes one batch from the first dataset, one from the second, ... and starts over, for as many
+    full rounds as the dataset with the fewest batches allows. Every dataset contributes the same
+    number of batches; rows of the larger datasets beyond that are not used in the epoch (their batch
+    samplers reshuffle every epoch, so other rows get their turn). ``len(sampler)`` = fewest batches
+    of any dataset x number of datasets. Each batch comes from one dataset.
 
-    Data it needs
-        =============================  ===============================================
-        input                          requirement
-        =============================  ===============================================
-        dataset                        ``torch.utils.data.ConcatDataset`` of the datasets
-        batch_samplers                 one batch sampler per dataset, same order
-        =============================  ===============================================
+    Use it when each dataset should weigh the same whatever its size (e.g. a small in-domain set next
+    to a large generic one); ``proportional`` (the default) instead uses every row once. Registered as
+    ``round_robin`` (``MultiDatasetBatchSamplers.ROUND_ROBIN``) with the alias
+    ``RoundRobinBatchSampler``.
 
-    Use it when each dataset should weigh the same whatever its size (e.g. a small in-domain set
-    next to a large generic one). ``proportional`` (the default) instead uses every row once.
+    Args:
+        dataset: the ``torch.utils.data.ConcatDataset`` of the datasets, in the order of
+            ``batch_samplers``.
+        batch_samplers: one batch sampler per dataset, same order; their indices are local to their
+            dataset and are offset into the ``ConcatDataset`` here.
+        generator: ``torch.Generator`` re-seeded with ``seed + epoch`` every epoch; one is made when
+            omitted.
+        seed: base seed (default 0).
 
-    Example::
+    Example:
+        .. code-block:: python
 
-        from datasets import Dataset
-        from torch.utils.data import ConcatDataset
-        from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
+            from datasets import Dataset
+            from torch.utils.data import ConcatDataset
+            from sentrix.registry import batch_samplers, multi_dataset_batch_samplers
 
-        a = Dataset.from_dict({"text": [f"a{i}" for i in range(6)]})
-        b = Dataset.from_dict({"text": [f"b{i}" for i in range(2)]})
-        children = [batch_samplers.create("batch_sampler", d, batch_size=2, drop_last=False) for d in (a, b)]
-        sampler = multi_dataset_batch_samplers.create("round_robin", ConcatDataset([a, b]), children, seed=0)
-        print(list(sampler))   # e.g. [[3, 0], [7, 6]]: one batch of a (rows 0-5), one of b (rows 6-7)
+            a = Dataset.from_dict({"text": [f"a{i}" for i in range(6)]})
+            b = Dataset.from_dict({"text": [f"b{i}" for i in range(2)]})
+            children = [batch_samplers.create("batch_sampler", d, batch_size=2, drop_last=False) for d in (a, b)]
+            sampler = multi_dataset_batch_samplers.create("round_robin", ConcatDataset([a, b]), children, seed=0)
+            print(list(sampler))   # e.g. [[3, 0], [7, 6]]: one batch of a (rows 0-5), one of b (rows 6-7)
 
-    Registered as ``round_robin`` (``MultiDatasetBatchSamplers.ROUND_ROBIN``) with the alias
-    ``RoundRobinBatchSampler``. Reference: sentence-transformers 6.2 ``RoundRobinBatchSampler``.
+    References:
+        sentence-transformers 6.2 ``RoundRobinBatchSampler``.
     """
 
     def __iter__(self) -> Iterator[list[int]]:

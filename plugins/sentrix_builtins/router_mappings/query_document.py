@@ -5,8 +5,7 @@ Documented on the class below (``sentrix plugins show NAME`` prints it).
 
 from __future__ import annotations
 
-from sentrix.errors import InvalidInputError
-from sentrix.router_mapping import RouterMapping
+from sentrix.plugin_api import InvalidInputError, RouterMapping
 
 __all__ = ["QueryDocumentRouterMapping"]
 
@@ -14,40 +13,36 @@ __all__ = ["QueryDocumentRouterMapping"]
 class QueryDocumentRouterMapping(RouterMapping):
     """``query_document``: the first text column is the query, every other text column a document.
 
-    What it does
-        For a dataset with text columns ``(anchor, positive, negative_1, negative_2)`` it returns
-        ``{"anchor": "query", "positive": "document", "negative_1": "document", "negative_2": "document"}``.
-        Label columns and ``dataset_name`` are not text columns and are never routed. This is the
-        layout of nearly every retrieval dataset (query, positive passage, hard negatives), and the
-        column order the in-batch-negative losses already assume.
+    For a dataset with text columns ``(anchor, positive, negative_1, negative_2)`` it returns
+    ``{"anchor": "query", "positive": "document", "negative_1": "document", "negative_2": "document"}``.
+    Label columns and ``dataset_name`` are not text columns and are never routed. This is the layout
+    of nearly every retrieval dataset (query, positive passage, hard negatives), and the column order
+    the in-batch-negative losses already assume.
 
-    Data it needs
-        =============================  ===============================================
-        input                          requirement
-        =============================  ===============================================
-        text columns                   at least 1; the query first
-        model                          a ``Router`` with routes named ``query`` and ``document``
-                                       (or pass ``query_route`` / ``document_route``)
-        =============================  ===============================================
-
-    Example::
-
-        from sentrix import SentenceTransformerTrainingArguments
-
-        args = SentenceTransformerTrainingArguments(output_dir="out", router_mapping="query_document")
-
-        # or directly:
-        from sentrix.registry import router_mappings
-        mapping = router_mappings.create("query_document")
-        mapping(["question", "answer", "negative"], None)
-        # {'question': 'query', 'answer': 'document', 'negative': 'document'}
-
-    Registered as ``query_document`` with the alias ``QueryDocumentRouterMapping``. Reference: the
-    ``router_mapping`` convention of sentence-transformers' ``Router`` documentation.
+    The data it needs: at least one text column, the query first, and a model with a ``Router`` whose
+    routes are named ``query`` and ``document`` (or pass ``query_route`` / ``document_route``).
+    Registered as ``query_document`` with the alias ``QueryDocumentRouterMapping``.
 
     Args:
         query_route: route name for the first column (default ``"query"``).
         document_route: route name for the other columns (default ``"document"``).
+
+    Example:
+        .. code-block:: python
+
+            from sentrix import SentenceTransformerTrainingArguments
+
+            args = SentenceTransformerTrainingArguments(output_dir="out", router_mapping="query_document")
+
+            # or directly:
+            from sentrix.registry import router_mappings
+
+            mapping = router_mappings.create("query_document")
+            mapping(["question", "answer", "negative"], None)
+            # {'question': 'query', 'answer': 'document', 'negative': 'document'}
+
+    References:
+        the ``router_mapping`` convention of sentence-transformers' ``Router`` documentation.
     """
 
     def __init__(self, query_route: str = "query", document_route: str = "document") -> None:

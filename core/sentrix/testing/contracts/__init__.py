@@ -3,6 +3,11 @@
 Each kind module defines ``CHECKS``: an ordered list of ``(name, function(component) -> None)``
 where ``component`` is a :class:`Component` (the registry entry or the object under test). A check
 raises ``AssertionError`` with a message that says what the component must do instead.
+
+Every suite includes ``docstring_layout`` (:mod:`sentrix.testing.contracts._docstrings`): the
+component's docstring follows the one layout all components share (summary, description, then
+``Inputs:``/``Sampler:`` for losses, ``Args:``, ``Metrics:`` for evaluators, ``Example:``,
+``References:``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any, Callable
 
 import attrs
 
-from sentrix.registry import ComponentEntry, KINDS, get_registry
+from sentrix.registry import KINDS, ComponentEntry, get_registry
 
 _KIND_MODULES = {kind: f"sentrix.testing.contracts.{kind}" for kind in KINDS}
 

@@ -12,6 +12,7 @@ import inspect
 from typing import Any
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 from sentrix.testing.contracts._fixtures import labelled_dataset
 
 BATCH_SIZE = 4
@@ -93,6 +94,7 @@ def check_set_epoch_reshuffles(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("signature", check_signature),
     ("yields_valid_unique_indices", check_yields_valid_unique_indices),
     ("len_is_honest", check_len_is_honest),

@@ -12,6 +12,7 @@ import tempfile
 from typing import Any
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 
 EVENTS = (
     "on_init_end", "on_train_begin", "on_epoch_begin", "on_step_begin", "on_substep_end", "on_step_end",
@@ -55,6 +56,7 @@ def check_handles_every_event(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("is_trainer_callback", check_is_trainer_callback),
     ("handles_every_event", check_handles_every_event),
 ]

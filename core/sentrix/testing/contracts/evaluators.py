@@ -1,7 +1,8 @@
 """Contract of an evaluator (``sentrix.evaluators``).
 
 ``__call__(model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]`` with finite values,
-keys prefixed with the evaluator's ``name``, ``primary_metric`` naming one of the keys after the
+keys prefixed with the evaluator's ``name`` (a composite evaluator's keys may instead start with the
+name of one of its ``evaluators``), ``primary_metric`` naming one of the keys after the
 call, and ``greater_is_better``. Provides ``contract_example(cls) -> instance`` built from small
 inline data, so the suite can run it.
 """
@@ -12,6 +13,7 @@ import math
 import tempfile
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 from sentrix.testing.contracts._fixtures import tiny_model
 
 
@@ -40,8 +42,12 @@ def check_returns_finite_prefixed_metrics(component: Component) -> None:
         require(isinstance(key, str), f"metric key {key!r} is not a string.")
         require(isinstance(value, (int, float)) and math.isfinite(value), f"metric {key!r} = {value!r} is not a finite number.")
         if evaluator.name:
-            require(key.startswith(evaluator.name + "_"),
-                    f"metric key {key!r} must start with the evaluator name {evaluator.name + '_'!r}.")
+            # a composite evaluator (e.g. NanoBEIR) also returns its sub-evaluators' own keys
+            names = [evaluator.name, *(getattr(sub, "name", "") for sub in getattr(evaluator, "evaluators", []) or [])]
+            prefixes = tuple(f"{name}_" for name in names if name)
+            require(key.startswith(prefixes),
+                    f"metric key {key!r} must start with the evaluator name {evaluator.name + '_'!r}"
+                    + (" or a sub-evaluator's name (from `evaluators`)." if len(prefixes) > 1 else "."))
 
 
 def check_primary_metric_is_a_key(component: Component) -> None:
@@ -62,6 +68,7 @@ def check_accepts_output_path_epoch_steps(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("attributes", check_attributes),
     ("returns_finite_prefixed_metrics", check_returns_finite_prefixed_metrics),
     ("primary_metric_is_a_key", check_primary_metric_is_a_key),

@@ -4,7 +4,17 @@ A loss is an ``nn.Module`` whose constructor takes the model first, whose
 ``forward(sentence_features, labels)`` returns a finite scalar (or a dict of them) that
 back-propagates into the model, and which declares its :class:`~sentrix.data_needs.DataNeeds`.
 A loss that needs more than the model to be built provides
-``contract_example(cls, model) -> instance``.
+``contract_example(cls, model) -> instance``; one whose labels are not one number per row
+(teacher scores, teacher embeddings) provides ``contract_labels(model, batch_size, columns) -> labels``.
+
+State owned by a loss (a classifier head, a decoder) lives in ordinary submodules, parameters or
+buffers: the trainer optimises it with the model, saves everything in ``loss.state_dict()`` that is
+not the model's in every checkpoint (``loss_state.safetensors``, per dataset for a dict of losses)
+and restores it on resume, refusing a checkpoint whose loss state does not match the loss.
+
+A loss may check a dataset before training with ``validate_dataset(self, dataset, dataset_name,
+**options) -> list[str]`` (one message per problem; options: ``batch_size``, ``batch_sampler``,
+``label_columns``); the trainer's run checks call it and raise every problem together.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from typing import Any
 
 from sentrix.data_needs import DataNeeds
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 from sentrix.testing.contracts._fixtures import TEXTS, tiny_model
 
 
@@ -38,6 +49,9 @@ def _batch(loss: Any, model: Any, batch_size: int = 4):
         "float": torch.rand(batch_size, generator=generator),
         "int": torch.tensor([i % 2 for i in range(batch_size)]),
     }.get(needs.label)
+    make_labels = getattr(loss, "contract_labels", None)
+    if callable(make_labels):  # labels that are not one number per row (teacher scores / embeddings)
+        labels = make_labels(model, batch_size, columns)
     return features, labels
 
 
@@ -115,6 +129,7 @@ CHECKS = [
     ("is_module_taking_model_first", check_is_module_taking_model_first),
     ("declares_data_needs", check_declares_data_needs),
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("builds_and_keeps_model", check_builds_and_keeps_model),
     ("forward_returns_finite_scalar", check_forward_returns_finite_scalar),
     ("backward_reaches_model", check_backward_reaches_model),

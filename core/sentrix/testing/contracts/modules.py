@@ -14,6 +14,7 @@ import tempfile
 from typing import Any
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 
 
 def _instance(component: Component) -> Any:
@@ -64,6 +65,7 @@ def check_save_load_round_trip(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("is_module_with_load", check_is_module_with_load),
     ("config_is_json", check_config_is_json),
     ("save_load_round_trip", check_save_load_round_trip),

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 from sentrix.testing.contracts._fixtures import labelled_dataset
 
 SIZES = (24, 12, 8)
@@ -75,6 +76,7 @@ def check_deterministic_per_seed_and_epoch(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("signature", check_signature),
     ("each_batch_from_one_dataset", check_each_batch_from_one_dataset),
     ("len_is_honest", check_len_is_honest),

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from sentrix.testing.contracts import Component, has_user_docstring, require
+from sentrix.testing.contracts._docstrings import check_docstring_layout
 
 
 def _instance(component: Component) -> Any:
@@ -41,6 +42,7 @@ def check_is_deterministic(component: Component) -> None:
 
 CHECKS = [
     ("has_docstring", check_has_docstring),
+    ("docstring_layout", check_docstring_layout),
     ("maps_every_column_to_a_route", check_maps_every_column_to_a_route),
     ("is_deterministic", check_is_deterministic),
 ]

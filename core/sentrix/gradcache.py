@@ -1,0 +1,434 @@
+"""The gradient cache (GradCache) engine shared by every cached loss.
+
+Losses with in-batch negatives get better with bigger batches, but a batch's activations must all
+stay alive until the backward pass, so memory caps the batch. GradCache (Gao et al., 2021,
+https://arxiv.org/abs/2101.06983) lifts the cap by splitting one step in three:
+
+1. **embed without graph**: every column is embedded in mini-batches under ``torch.no_grad``;
+   the RNG state before each mini-batch is recorded (:class:`RandContext`).
+2. **loss and embedding gradients**: the loss over the *whole* batch is computed from those
+   embeddings (chunked, if the loss chooses) and back-propagated only as far as the embeddings;
+   their gradients are the cache.
+3. **replay with graph**: during the backward pass of the returned loss, each mini-batch is
+   embedded again, with gradients and with its recorded RNG state (same dropout masks), and
+   ``embeddings . cached_gradient`` is back-propagated into the model.
+
+Only one mini-batch of activations is alive at any time, so peak memory depends on the
+mini-batch, not the batch; the price is a second forward. Loss and gradients are those of the
+plain loss (to float rounding).
+
+Writing a cached loss
+---------------------
+Subclass :class:`CachedLossMixin` next to ``nn.Module``, keep the model as ``self.model``, set
+``mini_batch_size`` (and optionally ``mini_batch_num_tokens``), implement :meth:`calculate_loss`
+and call :meth:`~CachedLossMixin.forward_cached` from ``forward``::
+
+    import torch
+    from torch import nn
+    from sentrix.plugin_api import CachedLossMixin, cos_sim
+
+    class CachedInfoNCE(CachedLossMixin, nn.Module):
+        def __init__(self, model, scale=20.0, mini_batch_size=32):
+            super().__init__()
+            self.model, self.scale, self.mini_batch_size = model, scale, mini_batch_size
+
+        def calculate_loss(self, reps, labels=None, *, with_backward=False):
+            anchors, positives = torch.cat(reps[0]), torch.cat(reps[1])
+            scores = cos_sim(anchors, positives) * self.scale
+            loss = nn.functional.cross_entropy(scores, torch.arange(len(scores)))
+            if with_backward:        # step 2: stop at the embeddings; the engine does the rest
+                loss.backward()
+                loss = loss.detach()
+            return loss
+
+        def forward(self, sentence_features, labels=None):
+            return self.forward_cached(sentence_features, labels)
+
+``reps`` holds, per column, the list of mini-batch embeddings (concatenate them for the whole
+column). With ``with_backward=True`` the loss must call ``backward()`` itself (it may do so chunk
+by chunk, so the score matrix is never whole in memory) and return a detached value.
+
+A loss that needs a second, frozen embedding of each mini-batch (a guide model) overrides
+:meth:`~CachedLossMixin.embed_minibatch_extra`; the engine computes it once, in step 1, and passes
+the per-column lists to ``calculate_loss`` as the keyword ``extra_reps``.
+
+Wrapper losses (``MatryoshkaLoss``) recognise these losses with :func:`uses_gradient_cache` and
+wrap their ``calculate_loss`` rather than the model's forward, because step 3 runs after the
+wrapper's ``forward`` has returned.
+
+sentence-transformers names: :class:`CachedLossMixin`, :class:`RandContext`,
+:func:`uses_gradient_cache` and :func:`has_static_embedding_input` keep the names and signatures
+of ``sentence_transformers.base.losses.gradcache``, so a cached loss written for it runs after
+changing its imports; :func:`column_merging_disabled` stands for
+``sentence_transformers.base.losses.merged_forward.column_merging_disabled``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from contextlib import contextmanager, nullcontext
+from functools import partial
+from typing import Any, Iterable, Iterator
+
+import torch
+from torch import Tensor
+
+from sentrix.errors import InvalidInputError
+
+__all__ = [
+    "CachedLossMixin",
+    "RandContext",
+    "uses_gradient_cache",
+    "has_static_embedding_input",
+    "minibatch_ranges",
+    "slice_minibatch",
+    "validate_mini_batch_options",
+    "column_merging_disabled",
+]
+
+
+class RandContext:
+    """Record the CPU and accelerator RNG states now; ``with`` the object replays them.
+
+    Step 3 of the engine enters the context recorded before a mini-batch's first forward, so the
+    second forward draws the same dropout masks as the first. Outside the block the RNG continues
+    as if the replay had not happened.
+    """
+
+    def __init__(self, *tensors: Any) -> None:
+        from torch.utils.checkpoint import get_device_states
+
+        self.fwd_cpu_state = torch.get_rng_state()
+        on_mps = any(isinstance(t, Tensor) and t.device.type == "mps" for t in tensors)
+        self.fwd_mps_state = torch.mps.get_rng_state() if on_mps else None
+        others = tuple(t for t in tensors if not (isinstance(t, Tensor) and t.device.type == "mps"))
+        self.fwd_gpu_devices, self.fwd_gpu_states = get_device_states(*others)
+        self._fork = None
+        self._mps_outside = None
+
+    def __enter__(self) -> None:
+        from torch.utils.checkpoint import set_device_states
+
+        self._fork = torch.random.fork_rng(devices=self.fwd_gpu_devices, enabled=True)
+        self._fork.__enter__()
+        torch.set_rng_state(self.fwd_cpu_state)
+        if self.fwd_mps_state is not None:
+            self._mps_outside = torch.mps.get_rng_state()
+            torch.mps.set_rng_state(self.fwd_mps_state)
+        set_device_states(self.fwd_gpu_devices, self.fwd_gpu_states)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.fwd_mps_state is not None:
+            torch.mps.set_rng_state(self._mps_outside)
+        fork, self._fork = self._fork, None
+        fork.__exit__(exc_type, exc, tb)
+
+
+def uses_gradient_cache(loss: Any) -> bool:
+    """Whether ``loss`` back-propagates from a hook on the loss it returns (step 3 above).
+
+    Such a loss re-embeds during the *backward* pass, after any wrapper that patched the model's
+    forward for the duration of ``forward`` has restored it; wrappers must hook ``calculate_loss``
+    instead. Losses say so with the attribute ``uses_gradient_cache`` (True on
+    :class:`CachedLossMixin`; a loss that can switch caching off sets it per instance).
+    """
+    return bool(getattr(loss, "uses_gradient_cache", False))
+
+
+def has_static_embedding_input(model: Any) -> bool:
+    """Whether the model's input module (directly or behind a Router) is a ``StaticEmbedding``.
+
+    Its features (token ids plus offsets of an ``EmbeddingBag``) have no batch axis, so they cannot
+    be cut into mini-batches; cached losses refuse such models.
+    """
+    model = getattr(model, "_orig_mod", model)
+    try:
+        first = model[0]
+    except (TypeError, IndexError, KeyError, AttributeError):
+        return False
+    inputs = [first]
+    routes = getattr(first, "sub_modules", None)
+    if isinstance(routes, dict) or hasattr(routes, "values"):
+        inputs = []
+        for route in routes.values():
+            try:
+                inputs.append(route[0])
+            except (TypeError, IndexError, KeyError):
+                inputs.append(route)
+    return any(type(module).__name__ == "StaticEmbedding" for module in inputs)
+
+
+def validate_mini_batch_options(owner: str, mini_batch_size: Any, mini_batch_num_tokens: Any) -> None:
+    """Raise :class:`InvalidInputError` for a mini-batch size or token budget that is not a positive int."""
+    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, int) or mini_batch_size < 1:
+        raise InvalidInputError(
+            f"{owner}: mini_batch_size={mini_batch_size!r} is invalid: expected an integer >= 1 (the rows embedded "
+            "per forward; e.g. 32). Fix: pass mini_batch_size=32 or the largest value your memory allows."
+        )
+    if mini_batch_num_tokens is not None and (
+        isinstance(mini_batch_num_tokens, bool) or not isinstance(mini_batch_num_tokens, int) or mini_batch_num_tokens < 1
+    ):
+        raise InvalidInputError(
+            f"{owner}: mini_batch_num_tokens={mini_batch_num_tokens!r} is invalid: expected None or an integer >= 1 "
+            "(the most non-padding tokens per forward). Fix: pass None to cut by rows, or e.g. 8192."
+        )
+
+
+def _rows(features: dict[str, Any]) -> int:
+    for key in ("input_ids", "attention_mask"):
+        value = features.get(key)
+        if isinstance(value, Tensor) and value.ndim > 0:
+            return int(value.shape[0])
+    for value in features.values():
+        if isinstance(value, Tensor) and value.ndim > 0:
+            return int(value.shape[0])
+    raise InvalidInputError(
+        "a cached loss got a text column without any batched tensor, so it cannot be cut into mini-batches. "
+        "Fix: use the non-cached loss for this model."
+    )
+
+
+def minibatch_ranges(
+    features: dict[str, Any], mini_batch_size: int, mini_batch_num_tokens: int | None = None
+) -> list[tuple[int, int]]:
+    """The ``(begin, end)`` row ranges one column is embedded in.
+
+    Without a token budget: consecutive runs of ``mini_batch_size`` rows. With
+    ``mini_batch_num_tokens``: each run takes as many following rows as fit in that many real
+    (attention-mask) tokens, and at least one row.
+    """
+    rows = _rows(features)
+    if mini_batch_num_tokens is None:
+        return [(b, min(b + mini_batch_size, rows)) for b in range(0, rows, mini_batch_size)]
+    mask = features.get("attention_mask")
+    if not isinstance(mask, Tensor):
+        raise InvalidInputError(
+            "mini_batch_num_tokens needs the per-row token counts of an 'attention_mask', which this column lacks. "
+            "Fix: use mini_batch_size (leave mini_batch_num_tokens=None)."
+        )
+    cumulative = mask.sum(dim=1).cumsum(dim=0).tolist()
+    ranges, begin = [], 0
+    while begin < rows:
+        before = cumulative[begin - 1] if begin else 0
+        end = max(bisect.bisect_right(cumulative, before + mini_batch_num_tokens), begin + 1)
+        ranges.append((begin, end))
+        begin = end
+    return ranges
+
+
+def slice_minibatch(features: dict[str, Any], begin: int, end: int) -> dict[str, Any]:
+    """Rows ``begin:end`` of one column's features, trimmed to the longest real row of the slice.
+
+    Trailing columns that are padding for every row of the slice are dropped (leading padding is
+    kept), so a mini-batch of short texts runs at its own width.
+    """
+    rows = _rows(features)
+    end = min(end, rows)
+    mask = features.get("attention_mask")
+    width, keep = None, None
+    if isinstance(mask, Tensor) and mask.ndim == 2:
+        width = int(mask.shape[1])
+        active = mask[begin:end].bool().any(dim=0)
+        if active.any():
+            last = int(active.nonzero().max()) + 1
+            if last < width:
+                keep = last
+    out: dict[str, Any] = {}
+    for key, value in features.items():
+        if not isinstance(value, Tensor) or value.ndim == 0 or value.shape[0] != rows:
+            out[key] = value  # batch metadata (task names, prompt lengths) passes through
+        elif keep is not None and value.ndim >= 2 and value.shape[1] == width:
+            out[key] = value[begin:end, :keep]
+        else:
+            out[key] = value[begin:end]
+    return out
+
+
+@contextmanager
+def column_merging_disabled() -> Iterator[None]:
+    """Within the block, :func:`~sentrix.embedding.embed_columns` embeds each column in its own forward.
+
+    For wrapper losses that pass state between calls through the per-column feature dicts (merging
+    builds new dicts). The counterpart of sentence-transformers' ``column_merging_disabled``.
+    """
+    from sentrix.embedding import embedding_options
+
+    with embedding_options(merge=False):
+        yield
+
+
+@contextmanager
+def _replay_sync(model: Any, synchronize: bool) -> Iterator[None]:
+    """Inside DistributedDataParallel, skip the gradient all-reduce for every replayed mini-batch but the last."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if isinstance(model, DistributedDataParallel) and not synchronize:
+        with model.no_sync():
+            yield
+    else:
+        yield
+
+
+def _replay_backward(
+    grad_output: Tensor,
+    *,
+    loss_obj: Any,
+    sentence_features: list[dict[str, Any]],
+    cache: list[list[Tensor]],
+    random_states: list[list[RandContext | None]],
+    ranges: list[list[tuple[int, int]]],
+) -> None:
+    """Step 3: re-embed each mini-batch with gradients and push its cached gradient into the model.
+
+    Every mini-batch's contribution is scaled by ``grad_output`` (gradient accumulation, loss
+    scaling and wrapper weights reach all of them). The state belongs to one forward call and is
+    bound here, so a second forward before this backward cannot mix batches.
+    """
+    model = getattr(loss_obj.model, "_orig_mod", loss_obj.model)
+    remaining = sum(len(column) for column in cache)
+    with torch.enable_grad():
+        for features, grads, states, column_ranges in zip(sentence_features, cache, random_states, ranges):
+            iterator = loss_obj.embed_minibatch_iter(
+                sentence_feature=features,
+                with_grad=True,
+                copy_random_state=False,
+                random_states=states,
+                ranges=column_ranges,
+            )
+            for grad in grads:
+                remaining -= 1
+                with _replay_sync(model, synchronize=remaining == 0):
+                    reps, *_ = next(iterator)
+                    if not reps.requires_grad:
+                        continue  # a frozen model: nothing to train
+                    dtype = torch.promote_types(reps.dtype, grad.dtype)
+                    if dtype in (torch.float16, torch.bfloat16):
+                        dtype = torch.float32
+                    surrogate = torch.dot(reps.flatten().to(dtype), grad.flatten().to(dtype)) * grad_output
+                    surrogate.backward()
+
+
+class CachedLossMixin:
+    """The GradCache forward shared by cached losses; see the module docstring for how to write one.
+
+    The subclass is an ``nn.Module`` with ``self.model`` and ``self.mini_batch_size`` (and
+    optionally ``self.mini_batch_num_tokens``, ``self.show_progress_bar``), implements
+    :meth:`calculate_loss` and calls :meth:`forward_cached` from ``forward``.
+    """
+
+    model: Any
+    mini_batch_size: int = 32
+    mini_batch_num_tokens: int | None = None
+    show_progress_bar: bool = False
+    uses_gradient_cache: bool = True
+
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *, with_backward: bool = False) -> Tensor:
+        """The loss of the whole batch from per-column lists of mini-batch embeddings.
+
+        With ``with_backward=True``: call ``backward()`` on the loss (or on each chunk of it) and
+        return the detached total.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement calculate_loss(reps, labels, *, with_backward=False).")
+
+    def embed_minibatch_extra(self, minibatch: dict[str, Any]) -> Tensor | None:
+        """A frozen second embedding of a mini-batch (e.g. a guide model's), computed once in step 1; None by default."""
+        return None
+
+    def _embed(self, minibatch: dict[str, Any]) -> Tensor:
+        from sentrix.embedding import embed_columns
+
+        # Length buckets inside the mini-batch cut padding (same result; see sentrix.embedding).
+        return embed_columns(self.model, [minibatch])[0]
+
+    def embed_minibatch(
+        self,
+        sentence_feature: dict[str, Any],
+        begin: int,
+        end: int,
+        with_grad: bool,
+        copy_random_state: bool,
+        random_state: RandContext | None = None,
+    ) -> tuple[Tensor, RandContext | None]:
+        """Embed rows ``begin:end`` of one column, recording (or replaying) the RNG state."""
+        minibatch = slice_minibatch(sentence_feature, begin, end)
+        with nullcontext() if random_state is None else random_state:
+            with nullcontext() if with_grad else torch.no_grad():
+                state = RandContext(*minibatch.values()) if copy_random_state else None
+                reps = self._embed(minibatch)
+        return reps, state
+
+    def embed_minibatch_iter(
+        self,
+        sentence_feature: dict[str, Any],
+        with_grad: bool,
+        copy_random_state: bool,
+        random_states: list[RandContext | None] | None = None,
+        ranges: list[tuple[int, int]] | None = None,
+    ) -> Iterator[tuple[Tensor, RandContext | None]]:
+        """Embed every mini-batch of one column in order, yielding ``(embeddings, rng_state)``."""
+        if ranges is None:
+            ranges = minibatch_ranges(sentence_feature, self.mini_batch_size, self.mini_batch_num_tokens)
+        items: Iterable = enumerate(ranges)
+        if self.show_progress_bar:
+            import tqdm
+
+            items = tqdm.tqdm(items, total=len(ranges), desc="Embed mini-batches")
+        for i, (begin, end) in items:
+            yield self.embed_minibatch(
+                sentence_feature=sentence_feature,
+                begin=begin,
+                end=end,
+                with_grad=with_grad,
+                copy_random_state=copy_random_state,
+                random_state=None if random_states is None else random_states[i],
+            )
+
+    def forward_cached(self, sentence_features: Iterable[dict[str, Any]], labels: Tensor | None = None) -> Tensor:
+        """Steps 1-3 (see the module docstring); returns the loss, whose backward trains the model."""
+        sentence_features = list(sentence_features)
+        grad_enabled = torch.is_grad_enabled()
+        # Fix the cut points first: modules may edit the features in place while embedding.
+        ranges = [minibatch_ranges(f, self.mini_batch_size, self.mini_batch_num_tokens) for f in sentence_features]
+
+        reps: list[list[Tensor]] = []
+        extras: list[list[Tensor | None]] = []
+        states: list[list[RandContext | None]] = []
+        for features, column_ranges in zip(sentence_features, ranges):
+            column_reps, column_extras, column_states = [], [], []
+            for begin, end in column_ranges:
+                rep, state = self.embed_minibatch(features, begin, end, with_grad=False, copy_random_state=grad_enabled)
+                column_reps.append(rep.detach().requires_grad_(grad_enabled))
+                column_states.append(state)
+                with torch.no_grad():
+                    extra = self.embed_minibatch_extra(slice_minibatch(features, begin, end))
+                column_extras.append(None if extra is None else extra.detach())
+            reps.append(column_reps)
+            extras.append(column_extras)
+            states.append(column_states)
+        kwargs: dict[str, Any] = {}
+        if any(e is not None for column in extras for e in column):
+            kwargs["extra_reps"] = extras
+
+        if not grad_enabled:
+            return self.calculate_loss(reps, labels, **kwargs)
+
+        loss = self.calculate_loss(reps, labels, with_backward=True, **kwargs)
+        loss = loss.detach().requires_grad_()
+        cache = [[rep.grad for rep in column] for column in reps]
+        unused = [str(i) for i, column in enumerate(cache) if any(g is None for g in column)]
+        if unused:
+            raise InvalidInputError(
+                f"{type(self).__name__} did not use text column(s) {', '.join(unused)} of the batch (their embeddings got "
+                "no gradient), yet every column is embedded twice. Fix: drop the unused column(s) from the dataset."
+            )
+        loss.register_hook(
+            partial(
+                _replay_backward,
+                loss_obj=self,
+                sentence_features=sentence_features,
+                cache=cache,
+                random_states=states,
+                ranges=ranges,
+            )
+        )
+        return loss
