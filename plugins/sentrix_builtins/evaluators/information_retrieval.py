@@ -35,6 +35,23 @@ _SCORE_BLOCK = 512
 _METRIC_ORDER = ("accuracy@k", "precision@k", "recall@k", "ndcg@k", "mrr@k", "map@k")
 
 
+def retrieval_csv_headers(score_function_names: list[str], cutoffs: Any) -> list[str]:
+    """The per-function CSV columns of a retrieval evaluation, in sentence-transformers' order.
+
+    ``cutoffs`` is anything with ``accuracy_at_k``, ``precision_recall_at_k``, ``mrr_at_k``,
+    ``ndcg_at_k`` and ``map_at_k`` lists (this evaluator, NanoBEIR).
+    """
+    headers: list[str] = []
+    for fn in score_function_names:
+        headers += [f"{fn}-Accuracy@{k}" for k in cutoffs.accuracy_at_k]
+        for k in cutoffs.precision_recall_at_k:
+            headers += [f"{fn}-Precision@{k}", f"{fn}-Recall@{k}"]
+        headers += [f"{fn}-MRR@{k}" for k in cutoffs.mrr_at_k]
+        headers += [f"{fn}-NDCG@{k}" for k in cutoffs.ndcg_at_k]
+        headers += [f"{fn}-MAP@{k}" for k in cutoffs.map_at_k]
+    return headers
+
+
 class InformationRetrievalEvaluator(SentenceEvaluator):
     """``information_retrieval``: retrieve documents for queries and score the ranking (MRR, nDCG, ...).
 
@@ -257,13 +274,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         return requests
 
     def _add_csv_headers(self, names: list[str]) -> None:
-        for fn in names:
-            self.csv_headers += [f"{fn}-Accuracy@{k}" for k in self.accuracy_at_k]
-            for k in self.precision_recall_at_k:
-                self.csv_headers += [f"{fn}-Precision@{k}", f"{fn}-Recall@{k}"]
-            self.csv_headers += [f"{fn}-MRR@{k}" for k in self.mrr_at_k]
-            self.csv_headers += [f"{fn}-NDCG@{k}" for k in self.ndcg_at_k]
-            self.csv_headers += [f"{fn}-MAP@{k}" for k in self.map_at_k]
+        self.csv_headers += retrieval_csv_headers(names, self)
 
     # -- evaluation -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from sentrix.plugin_api import InvalidInputError, SentenceEvaluator, SimilarityFunction, describe_when
 from sentrix_builtins.evaluators.embedding_similarity import parse_similarity
-from sentrix_builtins.evaluators.information_retrieval import InformationRetrievalEvaluator
+from sentrix_builtins.evaluators.information_retrieval import InformationRetrievalEvaluator, retrieval_csv_headers
 
 logger = logging.getLogger(__name__)
 
@@ -397,13 +397,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
     # -- evaluation -----------------------------------------------------------------------------
 
     def _append_csv_headers(self, score_function_names: list[str]) -> None:
-        for fn in score_function_names:
-            self.csv_headers += [f"{fn}-Accuracy@{k}" for k in self.accuracy_at_k]
-            for k in self.precision_recall_at_k:
-                self.csv_headers += [f"{fn}-Precision@{k}", f"{fn}-Recall@{k}"]
-            self.csv_headers += [f"{fn}-MRR@{k}" for k in self.mrr_at_k]
-            self.csv_headers += [f"{fn}-NDCG@{k}" for k in self.ndcg_at_k]
-            self.csv_headers += [f"{fn}-MAP@{k}" for k in self.map_at_k]
+        self.csv_headers += retrieval_csv_headers(score_function_names, self)
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1, *args: Any, **kwargs: Any

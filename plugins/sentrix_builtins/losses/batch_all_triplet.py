@@ -5,15 +5,11 @@ Registered as ``batch_all_triplet`` (alias ``BatchAllTripletLoss``).
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sentrix_builtins.losses.batch_hard_triplet import (
-    BatchHardTripletLossDistanceFunction,
     BatchTripletBase,
-    resolve_distance,
     same_class_pairs,
 )
 
@@ -68,17 +64,6 @@ class BatchAllTripletLoss(BatchTripletBase):
         2017, https://arxiv.org/abs/1703.07737 (the batch-all strategy). Related:
         ``batch_hard_triplet`` keeps only the hardest triplet per anchor.
     """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
-        margin: float = 5,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.distance_metric = resolve_distance(distance_metric, type(self).__name__)
-        self.triplet_margin = margin
 
     def batch_all_triplet_loss(self, labels: Tensor, embeddings: Tensor) -> Tensor:
         """The loss for ``(labels, embeddings)`` (the sentence-transformers method name)."""

@@ -86,6 +86,17 @@ class BatchTripletBase(nn.Module):
     data_needs = DataNeeds(text_columns=1, roles=("text",), label="int", recommended_sampler="group_by_label")
     uses_embedding_helper = True
 
+    def __init__(
+        self,
+        model: nn.Module,
+        distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
+        margin: float = 5,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.distance_metric = resolve_distance(distance_metric, type(self).__name__)
+        self.triplet_margin = margin
+
     @property
     def sentence_embedder(self) -> nn.Module:
         """The model (the attribute name sentence-transformers uses for these losses)."""
@@ -203,17 +214,6 @@ class BatchHardTripletLoss(BatchTripletBase):
         valid triplet, ``batch_semi_hard_triplet`` picks semi-hard negatives,
         ``batch_hard_soft_margin_triplet`` needs no margin.
     """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
-        margin: float = 5,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.distance_metric = resolve_distance(distance_metric, type(self).__name__)
-        self.triplet_margin = margin
 
     def hardest_distances(self, labels: Tensor, embeddings: Tensor) -> tuple[Tensor, Tensor]:
         """``(d(a, hardest positive), d(a, hardest negative))`` per anchor, each of shape ``(n, 1)``."""

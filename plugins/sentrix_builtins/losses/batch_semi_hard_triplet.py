@@ -5,15 +5,13 @@ Registered as ``batch_semi_hard_triplet`` (alias ``BatchSemiHardTripletLoss``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sentrix_builtins.losses.batch_hard_triplet import (
-    BatchHardTripletLossDistanceFunction,
     BatchTripletBase,
-    resolve_distance,
 )
 
 
@@ -69,20 +67,14 @@ class BatchSemiHardTripletLoss(BatchTripletBase):
         Related: ``batch_hard_triplet`` takes the hardest negative instead.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
-        margin: float = 5,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.distance_metric = resolve_distance(distance_metric, type(self).__name__)
-        self.margin = margin
-
     @property
-    def triplet_margin(self) -> float:
-        return self.margin
+    def margin(self) -> float:
+        """The margin (sentence-transformers' attribute name for this loss)."""
+        return self.triplet_margin
+
+    @margin.setter
+    def margin(self, value: float) -> None:
+        self.triplet_margin = value
 
     def batch_semi_hard_triplet_loss(self, labels: Tensor, embeddings: Tensor) -> Tensor:
         """The loss for ``(labels, embeddings)`` (the sentence-transformers method name)."""
