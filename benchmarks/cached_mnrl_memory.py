@@ -91,8 +91,12 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def measure_memory(model, features, cached: bool) -> dict:
-    """Extra peak RSS of one step, run in a forked child process (one per measurement)."""
+def measure_memory(model, features, cached: bool, trim: bool = True) -> dict:
+    """Extra peak RSS of one step, run in a forked child process (one per measurement).
+
+    ``trim`` sets ``SENTRIX_GRADCACHE_TRIM`` in the child: the engine's optional ``malloc_trim``
+    after every mini-batch (off by default); each pair measures both.
+    """
     import gc
 
     loss = build_loss(model, cached)
@@ -100,6 +104,7 @@ def measure_memory(model, features, cached: bool) -> dict:
     base = _rss_bytes()
     pid = os.fork()
     if pid == 0:  # child: one step, then leave without cleanup
+        os.environ["SENTRIX_GRADCACHE_TRIM"] = "1" if trim else "0"
         try:
             step(model, loss, features)
             os._exit(0)
@@ -110,25 +115,30 @@ def measure_memory(model, features, cached: bool) -> dict:
         raise RuntimeError(f"the measured step failed (cached={cached})")
     peak = usage.ru_maxrss * 1024  # KiB on Linux
     rows = int(features[0]["input_ids"].shape[0])
-    return {"batch": rows, "cached": cached, "rss_at_fork_mb": base / 2**20, "peak_mb": peak / 2**20,
+    return {"batch": rows, "cached": cached, "trim": trim, "rss_at_fork_mb": base / 2**20, "peak_mb": peak / 2**20,
             "step_extra_mb": (peak - base) / 2**20}
 
 
 def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
+    """Cached with and without the optional ``malloc_trim`` (default: without) and plain MNRL, order rotated each round."""
     rows = pairs(batch * (n_pairs + 1))
     batches = [features_for(model, rows[i * batch:(i + 1) * batch]) for i in range(n_pairs + 1)]
     cached, plain = build_loss(model, True), build_loss(model, False)
+    arms = [("cached", cached, "1"), ("cached_no_trim", cached, "0"), ("plain", plain, "1")]
     results = []
     for i, features in enumerate(batches):
         times = {}
-        order = [("cached", cached), ("plain", plain)] if i % 2 == 0 else [("plain", plain), ("cached", cached)]
-        for name, loss in order:
+        for name, loss, trim in arms[i % 3:] + arms[: i % 3]:
+            os.environ["SENTRIX_GRADCACHE_TRIM"] = trim
             start = time.perf_counter()
             step(model, loss, features)
             times[name] = (time.perf_counter() - start) / batch
-        if i > 0:  # the first pair warms up both
+        os.environ.pop("SENTRIX_GRADCACHE_TRIM", None)
+        if i > 0:  # the first round warms up every arm
             results.append({"cached_s_per_pair": times["cached"], "plain_s_per_pair": times["plain"],
-                            "ratio": times["cached"] / times["plain"]})
+                            "cached_no_trim_s_per_pair": times["cached_no_trim"],
+                            "ratio": times["cached"] / times["plain"],
+                            "ratio_no_trim": times["cached_no_trim"] / times["plain"]})
     return results
 
 
@@ -142,44 +152,62 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1024)
     parser.add_argument("--small", type=int, default=64)
     parser.add_argument("--time-batch", type=int, default=128)
+    parser.add_argument("--only", choices=["memory", "time"], help="run one half (e.g. in two processes)")
+    parser.add_argument("--json", type=Path, default=RESULTS / "cached_mnrl_memory.json")
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     started = time.perf_counter()
+    load_at_start = os.getloadavg()
     model = load_model()
-    rows = pairs(args.big)
-    features = {args.big: features_for(model, rows), args.small: features_for(model, rows[: args.small])}
-    memory = []
-    for i in range(args.pairs):
-        order = [args.big, args.small] if i % 2 == 0 else [args.small, args.big]
-        got = {b: measure_memory(model, features[b], True) for b in order}
-        memory.append({"big": got[args.big], "small": got[args.small],
-                       "ratio": got[args.big]["step_extra_mb"] / got[args.small]["step_extra_mb"]})
-        print(f"memory pair {i}: {got[args.big]['step_extra_mb']:.1f} MB vs {got[args.small]['step_extra_mb']:.1f} MB", flush=True)
-    plain_small = measure_memory(model, features[args.small], False)
-    timing = time_pairs(model, args.pairs, args.time_batch)
-    result = {
+    result: dict = {
         "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')} python benchmarks/cached_mnrl_memory.py "
-                   f"--pairs {args.pairs} --big {args.big} --small {args.small} --time-batch {args.time_batch}",
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "load_avg_at_end": os.getloadavg()},
+                   f"--pairs {args.pairs} --big {args.big} --small {args.small} --time-batch {args.time_batch}"
+                   + (f" --only {args.only}" if args.only else ""),
         "mini_batch_size": MINI_BATCH,
-        "memory_pairs": memory,
-        "memory_ratio": summary([m["ratio"] for m in memory]),
-        "plain_mnrl_small_batch_step_extra_mb": plain_small["step_extra_mb"],
-        "time_pairs": timing,
-        "time_ratio": summary([t["ratio"] for t in timing]),
-        "wall_s": time.perf_counter() - started,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cached_mnrl_memory.json").write_text(json.dumps(result, indent=2))
-    m, t = result["memory_ratio"], result["time_ratio"]
-    print(f"peak extra memory, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}): "
-          f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x)")
-    print(f"time per pair, cached / plain at batch {args.time_batch}: median {t['median']:.3f}x, "
-          f"range {t['min']:.3f}-{t['max']:.3f} over {t['n']} pairs (target <= 1.35x)")
+    if args.only in (None, "memory"):
+        rows = pairs(args.big)
+        features = {args.big: features_for(model, rows), args.small: features_for(model, rows[: args.small])}
+        memory, control = [], []
+        for i in range(args.pairs):
+            order = [args.big, args.small] if i % 2 == 0 else [args.small, args.big]
+            for trim, out in ((True, memory), (False, control)) if i % 2 == 0 else ((False, control), (True, memory)):
+                got = {b: measure_memory(model, features[b], True, trim) for b in order}
+                out.append({"big": got[args.big], "small": got[args.small],
+                            "ratio": got[args.big]["step_extra_mb"] / got[args.small]["step_extra_mb"]})
+                print(f"memory pair {i} (trim={trim}): {got[args.big]['step_extra_mb']:.1f} MB vs "
+                      f"{got[args.small]['step_extra_mb']:.1f} MB", flush=True)
+        result.update({
+            "memory_pairs": memory,
+            "memory_ratio": summary([m["ratio"] for m in memory]),
+            "memory_pairs_control_no_trim": control,
+            "memory_ratio_control_no_trim": summary([m["ratio"] for m in control]),
+            "plain_mnrl_small_batch_step_extra_mb": measure_memory(model, features[args.small], False)["step_extra_mb"],
+        })
+        m, c = result["memory_ratio"], result["memory_ratio_control_no_trim"]
+        print(f"peak extra memory, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}): "
+              f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x); "
+              f"without malloc_trim {c['median']:.3f}x, range {c['min']:.3f}-{c['max']:.3f}")
+    if args.only in (None, "time"):
+        timing = time_pairs(model, args.pairs, args.time_batch)
+        result.update({
+            "time_pairs": timing,
+            "time_ratio": summary([t["ratio"] for t in timing]),
+            "time_ratio_control_no_trim": summary([t["ratio_no_trim"] for t in timing]),
+        })
+        t, c = result["time_ratio"], result["time_ratio_control_no_trim"]
+        print(f"time per pair, cached / plain at batch {args.time_batch}: median {t['median']:.3f}x, "
+              f"range {t['min']:.3f}-{t['max']:.3f} over {t['n']} pairs (target <= 1.35x); "
+              f"without malloc_trim {c['median']:.3f}x, range {c['min']:.3f}-{c['max']:.3f}")
+    result["machine"] = {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                         "threads": torch.get_num_threads(), "load_avg_at_start": load_at_start,
+                         "load_avg_at_end": os.getloadavg()}
+    result["wall_s"] = time.perf_counter() - started
+    args.json.parent.mkdir(exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
     print(f"wall {result['wall_s']:.0f} s")
 
 

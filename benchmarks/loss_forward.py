@@ -40,8 +40,9 @@ SETTINGS = {
     "per_column": dict(merge=False, buckets=1),
     "merged": dict(merge=True, buckets=1),
     "bucketed(8)": dict(merge=False, buckets=8, min_bucket_rows=8),
-    "merged+bucketed(4)": dict(merge=True, buckets=4, min_bucket_rows=8),  # the default
+    "merged+bucketed(4)": dict(merge=True, buckets=4, min_bucket_rows=8),
     "merged+bucketed(8)": dict(merge=True, buckets=8, min_bucket_rows=8),
+    "planned (default)": dict(),  # merged, anchor-separate or per-column; buckets sized by the call cost
 }
 
 

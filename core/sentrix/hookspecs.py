@@ -63,6 +63,12 @@ def sentrix_register_components(register: RegisterComponent) -> None:
     Fires the first time any registry is listed or asked for a name, once per process (and again
     after :func:`sentrix.registry.refresh` or when a hook plugin is registered in-process).
 
+    If it fails: each plugin's call is contained. A ``register`` call with an unknown kind, an
+    empty name or a target that is not ``"module:attr"`` is ignored with a warning (the plugin's
+    other registrations stand); an implementation that raises loses everything it registered in
+    that call, and using one of those names raises an error naming the plugin and its error. Other
+    plugins and the built-ins are unaffected; ``sentrix plugins list`` shows the plugin as broken.
+
     :param register: ``register(kind, name, target, aliases=())``. ``kind`` is one of
         ``sentrix.registry.KINDS``; ``target`` is the component object or, better, a
         ``"module:attr"`` string so nothing is imported until the component is used. The
@@ -79,6 +85,9 @@ def sentrix_add_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     Fires while the ``sentrix`` argument parser is built, before arguments are parsed (so on every
     ``sentrix`` invocation, ``--help`` included: keep it cheap).
 
+    If it fails (any exception, a clash with an existing command name included): skipped with a
+    warning naming the plugin; every other command works. Commands it added before failing stay.
+
     :param subparsers: the ``argparse`` sub-parsers action of the top-level parser. Add a parser
         with ``subparsers.add_parser("name", help=...)`` and give it a handler with
         ``parser.set_defaults(func=callable)``; ``func(args)`` returns the exit code.
@@ -94,6 +103,12 @@ def sentrix_adjust_trainer(trainer: SentenceTransformerTrainer) -> None:
     and validated and after every :func:`sentrix_validate_run` check passed, before anything is
     written to ``output_dir``.
 
+    If it fails: raising a ``SentrixError`` (e.g. ``InvalidInputError`` from ``sentrix.plugin_api``)
+    is deliberate and stops the run before anything is written, with a note naming the plugin. Any
+    other exception is a crash: skipped with a warning naming the plugin and its distribution,
+    and the run goes on with whatever the implementation changed before it failed (so change the
+    trainer only once nothing can fail). ``SENTRIX_STRICT_PLUGINS=1`` makes a crash stop the run.
+
     :param trainer: the trainer; a plugin may add callbacks, wrap the loss, or change arguments.
     :return: nothing; change ``trainer`` in place.
     """
@@ -107,6 +122,12 @@ def sentrix_validate_run(trainer: SentenceTransformerTrainer) -> list[str] | Non
     losses' data needs, ``metric_for_best_model`` against the metric keys that will exist) pass
     and before :func:`sentrix_adjust_trainer`. Every plugin's problems are collected and reported
     together.
+
+    If it fails: raising a ``SentrixError`` (e.g. ``InvalidInputError``) is deliberate and counts
+    as one problem (the run stops; the message names the plugin). Any other exception, or a
+    return value that is not a list of strings, is a crash: the check did not run, a warning names
+    the plugin and the error, and the run goes on. ``SENTRIX_STRICT_PLUGINS=1`` makes a crash
+    stop the run.
 
     :param trainer: the trainer about to run.
     :return: a list of problems, each a message that names the input and the fix; ``None`` or an
@@ -126,7 +147,10 @@ def sentrix_model_card_sections(
     ``save_model``. The card's own sections (Model Details, Usage, Evaluation, Training Details,
     Provenance, and Citation last) come from this same hook, implemented by
     ``sentrix.model_card.sections``; a plugin's sections go after Provenance and before Citation,
-    in plugin order. A plugin whose implementation raises is skipped with a warning.
+    in plugin order.
+
+    If it fails (any exception): that plugin's sections are skipped with a warning naming it; the
+    model and every other section are still saved.
 
     :param model: the ``SentenceTransformer`` being saved.
     :param trainer: the trainer that trained it, or ``None`` outside training.
@@ -142,6 +166,9 @@ def sentrix_env_info() -> dict[str, str] | None:
     """Add lines to ``sentrix env`` (the report users paste into bug reports).
 
     Fires when ``sentrix env`` runs, after the core's own lines are collected.
+
+    If it fails (any exception, or a return value that is not a mapping): that plugin's lines are
+    skipped and ``sentrix env`` lists the failure with the plugin's name.
 
     :return: a mapping of label to value, e.g. ``{"acme backend": "cuda 12.4"}``; ``None`` for none.
     """

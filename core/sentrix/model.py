@@ -54,6 +54,12 @@ OUTPUT_VALUES = ("sentence_embedding", "token_embeddings", None)
 _HUB_IGNORE = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "flax_model*", "tf_model*", "rust_model*"]
 
 
+def _hub_ignore(backend: str) -> list[str]:
+    """Files a Hub download skips: every exported file except those of the backend in use."""
+    keep = {"onnx": ("*.onnx", "onnx/*"), "openvino": ("openvino/*",)}.get(backend, ())
+    return [pattern for pattern in _HUB_IGNORE if pattern not in keep]
+
+
 def _default_device() -> str:
     if torch.cuda.is_available():
         return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
@@ -98,9 +104,22 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
         model_card_data: a ``SentenceTransformerModelCardData`` for the README written on save.
         similarity_fn_name: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or ``"manhattan"``.
         truncate_dim: cut embeddings to this many dimensions (Matryoshka models).
+        backend: ``"torch"`` (default), ``"onnx"`` or ``"openvino"``: run the Transformer module's
+            encoder as an exported ONNX / OpenVINO file (``pip install sentrix[onnx]`` /
+            ``sentrix[openvino]``), exported at load time when the folder has none. ``model_kwargs``
+            then takes ``file_name``, ``export``, ``provider`` (ONNX), ``ov_config`` (OpenVINO); see
+            ``sentrix.backend.load``. Inference only: such a model cannot be trained.
+
+    Attributes:
+        merge_and_bucket: how the losses' embedding helper (``sentrix.embedding``) batches this
+            model's training forwards: ``None`` (default) merges columns and cuts padding when every
+            module declares ``rows_independent = True``; ``False`` always runs plain per-column
+            forwards; ``True`` merges and buckets even when a module does not declare it. The
+            training argument ``merge_and_bucket`` overrides it.
     """
 
     model_type = "SentenceTransformer"
+    merge_and_bucket: bool | None = None
     SUPPORTED_SIMILARITY_FN_NAMES = SIMILARITY_FN_NAMES
 
     def __init__(
@@ -121,9 +140,16 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
         model_card_data: Any = None,
         similarity_fn_name: str | None = None,
         truncate_dim: int | None = None,
+        backend: str = "torch",
     ) -> None:
         self._similarity_fn_name: str | None = None
         self.similarity_fn_name = similarity_fn_name  # checked before any loading work
+        if backend not in ("torch", "onnx", "openvino"):
+            raise InvalidInputError(
+                f"backend must be 'torch', 'onnx' or 'openvino', got {backend!r}. "
+                "Fix: pass one of those (the default is 'torch')."
+            )
+        self.backend = backend
         self.prompts: dict[str, str | None] = {"query": None, "document": None, **(prompts or {})}
         self.default_prompt_name = default_prompt_name
         self.truncate_dim = truncate_dim
@@ -135,12 +161,13 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
 
         hub_id = None
         if model_name_or_path is not None:
-            folder, hub_id = self._resolve_folder(model_name_or_path, cache_folder, revision, token, local_files_only)
+            folder, hub_id = self._resolve_folder(model_name_or_path, cache_folder, revision, token, local_files_only,
+                                                  backend)
             if modules is not None:
                 logger.warning("Both model_name_or_path and modules were given; the modules are loaded from the path.")
             modules = self._load_folder(
                 folder, trust_remote_code=trust_remote_code, model_kwargs=model_kwargs,
-                processor_kwargs=processor_kwargs, config_kwargs=config_kwargs,
+                processor_kwargs=processor_kwargs, config_kwargs=config_kwargs, backend=backend,
             )
         if modules is not None and not isinstance(modules, OrderedDict):
             modules = OrderedDict((str(index), module) for index, module in enumerate(modules))
@@ -175,7 +202,8 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
 
     # ------------------------------------------------------------------ loading
     @staticmethod
-    def _resolve_folder(name, cache_folder, revision, token, local_files_only) -> tuple[str, str | None]:
+    def _resolve_folder(name, cache_folder, revision, token, local_files_only,
+                        backend: str = "torch") -> tuple[str, str | None]:
         """(local folder, Hub id or None) for a path or a Hub id; clear errors for missing paths."""
         if not isinstance(name, (str, os.PathLike)):
             raise InvalidInputError(
@@ -203,7 +231,7 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
         try:
             folder = snapshot_download(
                 name, revision=revision, cache_dir=cache_folder, token=token, local_files_only=local_files_only,
-                ignore_patterns=_HUB_IGNORE,
+                ignore_patterns=_hub_ignore(backend),
             )
         except Exception as exc:
             offline = local_files_only or os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
@@ -247,10 +275,21 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
             )
             load = module_class.load
             params = _parameters(load)
-            if len(params) == 1:  # an older module whose load() takes only its folder
-                module = load(os.path.join(folder, subfolder))
-            else:
-                module = load(folder, subfolder=subfolder, trust_remote_code=trust_remote_code, **kwargs)
+            try:
+                if len(params) == 1:  # an older module whose load() takes only its folder
+                    module = load(os.path.join(folder, subfolder))
+                else:
+                    module = load(folder, subfolder=subfolder, trust_remote_code=trust_remote_code, **kwargs)
+            except Exception as exc:
+                # A module without files (Normalize) may have no folder at all; one that needed its files names them.
+                if not subfolder or os.path.isdir(os.path.join(folder, subfolder)) or not os.path.isdir(folder):
+                    raise
+                raise InvalidInputError(
+                    f"The model folder {folder!r} has no {subfolder!r} folder, which modules.json names for module "
+                    f"{entry.get('name')!r} ({entry['type']}); loading it failed with: {exc}. Fix: copy that folder "
+                    "back from where the model came from, or remove the entry from modules.json if the model "
+                    "should not have that module."
+                ) from exc
             name = str(entry.get("name", len(modules)))
             modules[name] = module
             if entry.get("kwargs"):
@@ -258,10 +297,11 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
         return modules
 
     def _load_plain_hf(self, folder: str, trust_remote_code: bool, model_kwargs=None, processor_kwargs=None,
-                       config_kwargs=None) -> OrderedDict[str, nn.Module]:
+                       config_kwargs=None, backend: str = "torch") -> OrderedDict[str, nn.Module]:
         extra = {"trust_remote_code": trust_remote_code}
         transformer = _class("transformer")(
             folder,
+            backend=backend,
             model_kwargs={**extra, **(model_kwargs or {})},
             processor_kwargs={**extra, **(processor_kwargs or {})},
             config_kwargs={**extra, **(config_kwargs or {})},
@@ -350,8 +390,8 @@ class SentenceTransformer(nn.Sequential, FitMixin, PeftAdapterMixin):
                 encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
 
     def get_backend(self) -> str:
-        """Always ``"torch"`` (the ONNX/OpenVINO backends of sentence-transformers are not provided)."""
-        return "torch"
+        """The backend the model was loaded with: ``"torch"``, ``"onnx"`` or ``"openvino"``."""
+        return getattr(self, "backend", "torch")
 
     @property
     def transformers_model(self) -> Any:

@@ -156,6 +156,14 @@ class Module(ABC, nn.Module):
             (a route) chosen by ``task``, like the built-in ``Router``. The model then passes every
             ``encode``/``forward`` keyword on to it, and the trainer checks ``router_mapping``
             against its routes. Declared, never inferred from the class name.
+        rows_independent: ``True`` when the module's output for a row depends only on that row's
+            own real tokens: not on the other rows of the batch, not on padding positions or the
+            padded width (attention with a mask, pooling, per-row dense layers). ``False`` when it
+            does (BatchNorm in training mode mixes rows; a convolution or LSTM over token states
+            reads padding). ``None`` (the default): not declared. The loss helper merges columns
+            and cuts padding (``sentrix.embedding``) only when every module of the model declares
+            ``True``; otherwise it runs the plain per-column forward, which is always exact. A
+            module that ``routes_inputs`` is also checked through its routes' modules.
     """
 
     config_file_name: str = "config.json"
@@ -165,6 +173,7 @@ class Module(ABC, nn.Module):
     forward_kwargs: set[str] = set()
     module_type: str | None = None
     routes_inputs: bool = False
+    rows_independent: bool | None = None
 
     @abstractmethod
     def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:

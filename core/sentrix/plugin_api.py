@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "load_weights_file": "sentrix.module_base",
     "resolve_module_class": "sentrix.module_base",
     "require_peft": "sentrix.peft_mixin",
+    "load_backend_encoder": "sentrix.backend.load",
     # losses: the embedding helper and input checks
     "embed_columns": "sentrix.embedding",
     "reuse_embeddings": "sentrix.embedding",
@@ -174,6 +175,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sentrix.backend.load import load_backend_encoder
     from sentrix.data_needs import DataNeeds, data_needs_of
     from sentrix.embedding import (
         EmbeddingOptions,

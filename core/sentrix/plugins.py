@@ -8,28 +8,36 @@ from __future__ import annotations
 
 from sentrix.hooks import (
     DEFAULT_PLUGINS,
+    HOOK_FAILURE_POLICY,
     PLUGIN_GROUP,
+    PluginProblem,
     call_each,
     failed_plugins,
     generation,
     get_plugin_manager,
     plugin_distribution,
+    plugin_problems,
     register_hook_plugin,
     reset_plugin_manager,
+    strict,
     unregister_hook_plugin,
 )
 
 __all__ = [
     "DEFAULT_PLUGINS",
+    "HOOK_FAILURE_POLICY",
     "PLUGIN_GROUP",
+    "PluginProblem",
     "call_each",
     "failed_plugins",
     "generation",
     "get_plugin_manager",
     "hook_registered_components",
     "plugin_distribution",
+    "plugin_problems",
     "register_hook_plugin",
     "reset_plugin_manager",
+    "strict",
     "unregister_hook_plugin",
 ]
 

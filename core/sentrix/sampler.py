@@ -16,6 +16,16 @@ and hands it to a ``torch.utils.data.DataLoader`` as ``batch_sampler``. It must
   mid-epoch rebuilds the sampler, calls ``set_epoch`` and skips the batches already trained on
   (``accelerate.skip_first_batches``), which gives the same batches as the uninterrupted run.
 
+**Resuming.** Every checkpoint keeps the training batch sampler's ``state_dict()`` (in
+``sampler_state.pt``), and a resumed run gives it back with ``load_state_dict(state)`` on the freshly
+built sampler, before ``set_epoch`` and the replay of the interrupted epoch. The state describes
+what the sampler needs, besides ``seed + epoch``, to yield the interrupted epoch again from its
+start (the batches already trained are then skipped): a sampler whose order depends on anything
+else (what it saw in earlier epochs, a curriculum, an adaptive weighting) puts that into it. It may
+hold plain Python values and tensors. The base classes save ``{"epoch", "seed"}`` (the multi-dataset
+one adds its members' states); a sampler without ``state_dict`` is resumed from ``seed + epoch``
+alone.
+
 A **multi-dataset batch sampler** decides in which order the batches of several datasets are
 interleaved. It receives a ``torch.utils.data.ConcatDataset`` and one batch sampler per member
 dataset, and yields indices into the concatenation; every batch comes from one dataset.
@@ -32,6 +42,7 @@ training arguments. The built-in ones are reachable from this module by name as 
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from itertools import accumulate
 from typing import Any, Iterator, Sequence
@@ -98,6 +109,20 @@ class SetEpochMixin:
     def set_epoch(self, epoch: int) -> None:
         """Remember ``epoch``; the next ``__iter__`` draws its order from ``seed + epoch``."""
         self.epoch = int(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the sampler (see "Resuming" in the module docs): epoch and seed."""
+        return {"epoch": self.epoch, "seed": getattr(self, "seed", None)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back a :meth:`state_dict` on resume; warns when the run's seed differs from the saved one."""
+        seed = getattr(self, "seed", None)
+        if "seed" in state and state["seed"] != seed:
+            logging.getLogger(__name__).warning(
+                "%s: the checkpoint was written with seed %r, this run uses %r; the resumed batches differ from the "
+                "interrupted run's. Resume with the same seed for the same batches.", type(self).__name__, state["seed"], seed,
+            )
+        self.epoch = int(state.get("epoch", self.epoch))
 
 
 class DefaultBatchSampler(SetEpochMixin, BatchSampler):
@@ -251,6 +276,19 @@ class MultiDatasetDefaultBatchSampler(SetEpochMixin, BatchSampler, ABC):
         for sampler in self.batch_samplers:
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Epoch and seed, plus the state of each member sampler that has one (``None`` for the others)."""
+        state = super().state_dict()
+        state["batch_samplers"] = [s.state_dict() if callable(getattr(s, "state_dict", None)) else None for s in self.batch_samplers]
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back a :meth:`state_dict`, passing each member sampler its own part."""
+        super().load_state_dict(state)
+        for sampler, member in zip(self.batch_samplers, state.get("batch_samplers") or []):
+            if member is not None and callable(getattr(sampler, "load_state_dict", None)):
+                sampler.load_state_dict(member)
 
     def epoch_generator(self) -> torch.Generator | None:
         """The generator for the current epoch, seeded with ``seed + epoch``."""

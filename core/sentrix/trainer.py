@@ -74,10 +74,13 @@ from sentrix.training.checkpoints import (  # noqa: F401  (names kept importable
     TRAINING_ARGS_NAME,
     last_complete_checkpoint,
 )
+from sentrix.training.devices import accelerator_available as _accelerator_available
 from sentrix.training.loss_state import OptimizationTarget as _OptimizationTarget
 from sentrix.training.loss_state import ZeroLossGradsCallback as _ZeroLossGradsCallback
 from sentrix.training.run_checks import RESERVED_COLUMNS  # noqa: F401  (kept importable from sentrix.trainer)
 from sentrix.training.run_checks import is_iterable_dataset as _is_iterable_dataset
+from sentrix.training.token_stats import TokenStats as _TokenStats
+from sentrix.training.token_stats import describe_forward as _describe_forward
 from sentrix.training_args import (
     BatchSamplers,
     MultiDatasetBatchSamplers,
@@ -237,6 +240,8 @@ class SentenceTransformerTrainer(Trainer):
         self._train_dataset_raw = train_dataset
         self._eval_dataset_raw = eval_dataset
         # Checks that need no trainer internals run now, before the base class touches output_dir.
+        if model is not None:
+            _run_checks.check_trainable_backend(model)
         self.validate_run(train_dataset=train_dataset, eval_dataset=eval_dataset, data_collator=data_collator)
 
         default_args = self._default_args_dict()
@@ -534,7 +539,9 @@ class SentenceTransformerTrainer(Trainer):
             rows = torch.nonzero(~torch.isfinite(labels.reshape(len(labels), -1)).all(dim=1)).flatten().tolist()
             raise NonFiniteTrainingError(self._non_finite_message("label", dataset_name, rows, features))
 
-        loss = loss_fn(features, labels)
+        token_stats = self.__dict__.setdefault("_token_stats", _TokenStats())
+        with token_stats.batch(self.args, features, model.training):  # merge_and_bucket argument; tokens per step
+            loss = loss_fn(features, labels)
         if isinstance(loss, dict):
             self.track_loss_components(loss)
             loss = torch.stack(list(loss.values())).sum()
@@ -610,6 +617,12 @@ class SentenceTransformerTrainer(Trainer):
                 logs = dict(logs)  # the components go to the log only, not into evaluate()'s returned metrics
                 for key, (total, count) in totals.items():
                     logs[f"{prefix}{key}"] = round(total / max(count, 1), 4)
+        token_stats = self.__dict__.get("_token_stats")
+        if split == "train" and token_stats is not None:
+            logs = {**logs, **token_stats.log_entries(self.state.global_step)}  # tokens_real, tokens_padding, padding_share
+            card = getattr(self.model, "model_card_data", None)
+            if card is not None and hasattr(card, "training_tokens"):
+                card.training_tokens = token_stats.summary()
         if start_time is not None:
             return super().log(logs, start_time)
         return super().log(logs)
@@ -678,7 +691,7 @@ class SentenceTransformerTrainer(Trainer):
         params: dict[str, Any] = {
             "collate_fn": self.data_collator,
             "num_workers": self.args.dataloader_num_workers,
-            "pin_memory": self.args.dataloader_pin_memory,
+            "pin_memory": self.args.dataloader_pin_memory and _accelerator_available(),  # pinning needs a GPU
             "persistent_workers": self.args.dataloader_persistent_workers,
             "prefetch_factor": self.args.dataloader_prefetch_factor,
         }
@@ -736,9 +749,12 @@ class SentenceTransformerTrainer(Trainer):
         if self.train_dataset is None:
             raise InvalidInputError(f"Training needs a `train_dataset`; give one to {type(self).__name__}(...).")
         self.accelerator.even_batches = False
-        self._train_dataloader = self.accelerator.prepare(
-            self._build_dataloader(self.train_dataset, self._train_batch_size, "train")
-        )
+        loader = self._build_dataloader(self.train_dataset, self._train_batch_size, "train")
+        self._train_batch_sampler = getattr(loader, "batch_sampler", None)
+        resuming_from = getattr(self, "_resuming_from", None)
+        if resuming_from and self._train_batch_sampler is not None:
+            _checkpoints.load_component_state(resuming_from, _checkpoints.SAMPLER_STATE_NAME, self._train_batch_sampler, "batch sampler")
+        self._train_dataloader = self.accelerator.prepare(loader)
         return self._train_dataloader
 
     def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
@@ -1020,9 +1036,17 @@ class SentenceTransformerTrainer(Trainer):
             eval_dataset=self._eval_dataset_raw,
         )
         self._run_plugin_checks()
+        logger.info(_describe_forward(self.model, getattr(self.args, "merge_and_bucket", None)))
+        if self.args.should_save and trial is None:  # finish or drop what an interrupted write left behind
+            from sentrix.training.model_folder import recover
+
+            recover(self.args.output_dir)
         resume_from_checkpoint = _checkpoints.resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
         if resume_from_checkpoint:
             self._run_id = _checkpoints.read_run_id(resume_from_checkpoint, self._run_id)
+        elif trial is None and not getattr(self.args, "overwrite_output_dir", False):
+            self._refuse_other_runs_checkpoints()
+        self._resuming_from = resume_from_checkpoint or None
         card = getattr(self.model, "model_card_data", None)
         if card is not None and hasattr(card, "resolved_config"):
             card.resolved_config = self.resolved_config()
@@ -1108,7 +1132,7 @@ class SentenceTransformerTrainer(Trainer):
             self.push_to_hub(commit_message="Model save")
 
     def _save_atomically(self, output_dir: str) -> None:
-        _checkpoints.save_atomically(output_dir, self._save)
+        _checkpoints.save_atomically(output_dir, self._save, overwrite=bool(getattr(self.args, "overwrite_output_dir", False)))
 
     def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir
@@ -1158,11 +1182,24 @@ class SentenceTransformerTrainer(Trainer):
                     self.state.stateful_callbacks[name].append(cb.state())
                 else:
                     self.state.stateful_callbacks[name] = cb.state()
+            sampler = getattr(self, "_train_batch_sampler", None)
+            if sampler is not None:
+                _checkpoints.save_component_state(tmp_dir, _checkpoints.SAMPLER_STATE_NAME, sampler)
+            if self.evaluator is not None:
+                _checkpoints.save_component_state(tmp_dir, _checkpoints.EVALUATOR_STATE_NAME, self.evaluator)
             _checkpoints.write_run_marker(tmp_dir, self._run_id, self.state.global_step)
             # trainer_state.json is written last: its presence marks a complete checkpoint.
             self.state.save_to_json(os.path.join(tmp_dir, TRAINER_STATE_NAME))
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
+            owner = (_checkpoints.read_run_marker(final_dir) or {}).get("run_id") if os.path.isdir(final_dir) else self._run_id
+            if owner != self._run_id and not getattr(self.args, "overwrite_output_dir", False):
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+                raise InvalidInputError(
+                    f"{final_dir!r} exists and was not written by this run (run {owner or 'unknown: no sentrix run marker'}); "
+                    "it is left as it is and this checkpoint was not saved. Move that folder away, or set "
+                    "overwrite_output_dir=True to let this run replace it."
+                )
             _checkpoints.fsync_tree(tmp_dir)
             _checkpoints.replace_dir(tmp_dir, final_dir)
         self.accelerator.wait_for_everyone()
@@ -1224,6 +1261,34 @@ class SentenceTransformerTrainer(Trainer):
         elif isinstance(self.loss, nn.Module):
             self.loss = self.override_model_in_loss(self.loss, self.model)
         _loss_state.restore_loss_state(resume_from_checkpoint, self.loss, self._unwrapped_model())
+        if self.evaluator is not None:
+            _checkpoints.load_component_state(resume_from_checkpoint, _checkpoints.EVALUATOR_STATE_NAME, self.evaluator, "evaluator")
+
+    def _refuse_other_runs_checkpoints(self) -> None:
+        """A new run never writes over another run's checkpoints: stop, before anything is written, when
+        ``output_dir`` holds complete checkpoints that this run did not write."""
+        others = _checkpoints.other_runs_checkpoints(self.args.output_dir, self._run_id)
+        if others:
+            names = [os.path.basename(p) for p in others]
+            raise InvalidInputError(
+                f"output_dir {self.args.output_dir!r} holds checkpoints of another run ({', '.join(names[:5])}"
+                f"{', ...' if len(names) > 5 else ''}); a new run would replace those with the same step number. "
+                "Fix: continue that run with trainer.train(resume_from_checkpoint=True), choose another output_dir, "
+                "delete those folders, or set overwrite_output_dir=True in the training arguments to let this run "
+                "replace same-numbered checkpoints (the others are left alone)."
+            )
+
+    def _run_epoch(self, *args: Any, **kwargs: Any) -> Any:
+        # A run resumed from its last checkpoint (it had finished, or was stopped after that checkpoint, e.g.
+        # during the final save) has nothing left to train: no step and no checkpoint is added.
+        if self.state.max_steps and self.state.global_step >= self.state.max_steps:
+            logger.info(
+                "The checkpoint is at step %d of %d: training had finished; nothing left to train.",
+                self.state.global_step, self.state.max_steps,
+            )
+            self.control.should_training_stop = True
+            return None
+        return super()._run_epoch(*args, **kwargs)
 
     def _unwrapped_model(self) -> nn.Module:
         model = self.accelerator.unwrap_model(self.model) if hasattr(self, "accelerator") else self.model
@@ -1281,7 +1346,9 @@ class SentenceTransformerTrainer(Trainer):
             if finetuned_from:
                 card.set_base_model(finetuned_from)
         os.makedirs(self.args.output_dir, exist_ok=True)
-        path = os.path.join(self.args.output_dir, "README.md")
+        from sentrix.training.model_folder import card_path
+
+        path = card_path(self.args.output_dir, overwrite=bool(getattr(self.args, "overwrite_output_dir", False)))
         tmp = path + f".{uuid.uuid4().hex[:8]}.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(generate_model_card(self.model, trainer=self))

@@ -19,6 +19,10 @@ and adds:
     ``"query_document"``.
 ``learning_rate_mapping``
     regular expression on parameter names -> learning rate, e.g. ``{r"\\.pooler\\.": 1e-3}``.
+``overwrite_output_dir``
+    ``False`` (default): a new run stops, before writing, when ``output_dir`` holds another run's
+    checkpoints, and a save never replaces a file in ``output_dir`` that no earlier save wrote (the
+    model card then goes to ``README.sentrix.md`` beside the user's README.md). ``True`` allows both.
 
 Dict fields also accept JSON strings, so they can be given on the command line through
 ``transformers.HfArgumentParser``. Hub tokens are never written out: ``to_dict`` and
@@ -91,7 +95,7 @@ def _is_json_dict_text(text: str) -> bool:
 @dataclass
 class SentenceTransformerTrainingArguments(TrainingArguments):
     r"""``transformers.TrainingArguments`` plus ``prompts``, ``batch_sampler``,
-    ``multi_dataset_batch_sampler``, ``router_mapping`` and ``learning_rate_mapping``.
+    ``multi_dataset_batch_sampler``, ``router_mapping``, ``learning_rate_mapping`` and ``overwrite_output_dir``.
 
     See the module docstring for the accepted forms of each added field.
     """
@@ -128,6 +132,18 @@ class SentenceTransformerTrainingArguments(TrainingArguments):
     learning_rate_mapping: Union[str, None, dict[str, float]] = field(  # noqa: UP007
         default_factory=dict,
         metadata={"help": "Regular expression on parameter names -> learning rate. JSON accepted."},
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Let a new run replace same-numbered checkpoints of another run in output_dir, and let "
+                  "saves replace files in output_dir that no earlier save wrote (a README.md of the user's, for "
+                  "one). Off: the run stops before writing, and the model card goes to README.sentrix.md."},
+    )
+    merge_and_bucket: Union[bool, None] = field(  # noqa: UP007
+        default=None,
+        metadata={"help": "Merged, length-bucketed embedding forwards in the losses (sentrix.embedding): None decides "
+                  "by the model modules' rows_independent declarations, False always runs plain per-column forwards, "
+                  "True merges and buckets even when a module does not declare it. Overrides model.merge_and_bucket."},
     )
     # transformers 5 folded warmup_ratio into warmup_steps (a float < 1 is a ratio); scripts written for
     # sentence-transformers still pass warmup_ratio, so it is accepted and moved into warmup_steps.

@@ -119,7 +119,7 @@ def test_collision_names_both_providers_only_when_used(fake_dists):
     assert str(info.value) == (
         "Loss name 'shared.loss' is provided by acme-losses 1.0.0 (acme_losses:FocalLoss) and "
         "other-losses 2.0.0 (other_losses:FocalLoss).\n"
-        "Fix: pick one explicitly as 'acme-losses:shared.loss', or stop loading the other with "
+        "Fix: pick one explicitly as 'acme-losses:shared.loss' or 'other-losses:shared.loss', or stop loading the other with "
         "SENTRIX_BLOCK_PLUGINS=<distribution>, or uninstall one of them."
     )
     assert registry.losses.info("other-losses:shared.loss").provider == "other-losses"

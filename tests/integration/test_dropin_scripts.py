@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from sentrix.training.checkpoints import EVALUATOR_STATE_NAME, RUN_MARKER_NAME, SAMPLER_STATE_NAME
+from sentrix.training.token_stats import LOGGED_KEYS
+
 pytestmark = pytest.mark.oracle
 
 HERE = Path(__file__).resolve().parent
@@ -53,7 +56,8 @@ VERSION_KEY = "__version__"
 CHECKPOINT_JOBS = ["sts_cosent", "nli_triplets_mnrl"]
 # sentrix marks each checkpoint with the id of the run that wrote it, so that checkpoint rotation
 # only ever deletes this run's checkpoints (a deliberate addition; sentence-transformers ignores it).
-SENTRIX_CHECKPOINT_EXTRAS = {"sentrix_run.json"}
+# What sentrix adds to a checkpoint for exact resume: the run marker, sampler positions, evaluator state.
+SENTRIX_CHECKPOINT_EXTRAS = {RUN_MARKER_NAME, SAMPLER_STATE_NAME, EVALUATOR_STATE_NAME}
 PROBE_SENTENCES = [
     "A man is playing the guitar.",
     "Two dogs run in the park.",
@@ -218,6 +222,9 @@ def test_same_metric_keys(dropin_runs, job):
     if "log_history" in st_sum:
         st_logged = {k for entry in st_sum["log_history"] for k in entry}
         sx_logged = {k for entry in sx_sum["log_history"] for k in entry}
+        if any("loss" in entry and "epoch" in entry for entry in sx_sum["log_history"]):  # a training log entry
+            assert set(LOGGED_KEYS) <= sx_logged, f"{job}: sentrix's token counts missing from the training logs"
+        sx_logged -= set(LOGGED_KEYS)  # the documented additions: real and padded tokens per step
         assert st_logged == sx_logged, _diff_message(f"{job}: trainer log keys", st_logged, sx_logged)
         assert len(st_sum["log_history"]) == len(sx_sum["log_history"]), (
             f"{job}: {len(st_sum['log_history'])} log entries with sentence-transformers, "

@@ -9,6 +9,7 @@ from loss_test_helpers import SENTENCES, clone_features, grads_of, make_batch
 from sentrix.embedding import (
     EmbeddingOptions,
     _bucket_bounds,
+    _group_columns,
     current_options,
     embed_columns,
     embedding_options,
@@ -44,12 +45,12 @@ def test_plans_merge_columns_and_cut_padding(tiny_model):
     batch = make_batch(tiny_model, 3, rows=10)
     plain = padding_stats(batch, EmbeddingOptions(**PLAIN))
     merged = padding_stats(batch, EmbeddingOptions(merge=True, buckets=1))
-    bucketed = padding_stats(batch, EmbeddingOptions(merge=True, buckets=3, min_bucket_rows=2))
+    bucketed = padding_stats(batch, EmbeddingOptions(merge=True, buckets=3, min_bucket_rows=2, call_cost=0))
     assert plain["model_calls"] == 3 and merged["model_calls"] == 1 and bucketed["model_calls"] == 3
     assert plain["real_tokens"] == merged["real_tokens"] == bucketed["real_tokens"]
     assert bucketed["planned_tokens"] < plain["planned_tokens"]
     # every planned forward is trimmed to its longest row
-    for plan in plan_forwards(batch, EmbeddingOptions(merge=True, buckets=3, min_bucket_rows=2)):
+    for plan in plan_forwards(batch, EmbeddingOptions(merge=True, buckets=3, min_bucket_rows=2, call_cost=0)):
         for part in plan.features:
             assert int(part["attention_mask"][:, -1].max()) == 1
 
@@ -95,8 +96,7 @@ def test_router_columns_with_different_routes_are_not_merged(tiny_hf_dir, kind):
         dict(model.preprocess(SENTENCES[6:12], task="document")),
         dict(model.preprocess(SENTENCES[3:9], task="document")),
     ]
-    plans = plan_forwards(batch, EmbeddingOptions(merge=True, buckets=1))
-    assert [plan.columns for plan in plans] == [[0], [1, 2]]  # the two document columns share a route
+    assert _group_columns(batch, merge=True) == [[0], [1, 2]]  # only the two document columns share a route
     expected = per_column(model, batch)
     got = embed_columns(model, clone_features(batch), merge=True, buckets=2, min_bucket_rows=2)
     for g, e in zip(got, expected):
@@ -121,11 +121,12 @@ def test_left_padded_columns_are_embedded_unchanged(tiny_model):
 def test_environment_switches_and_context(monkeypatch, tiny_model):
     monkeypatch.setenv("SENTRIX_EMBED_MERGE", "0")
     monkeypatch.setenv("SENTRIX_EMBED_BUCKETS", "1")
-    assert current_options() == EmbeddingOptions(merge=False, buckets=1, min_bucket_rows=8)
+    assert current_options() == EmbeddingOptions(merge=False, buckets=1, min_bucket_rows=1)
     batch = make_batch(tiny_model, 2, rows=4)
     assert padding_stats(batch)["model_calls"] == 2
-    with embedding_options(merge=True):
-        assert padding_stats(batch)["model_calls"] == 1
+    with embedding_options(merge=True, call_cost=10**6) as options:
+        assert options.merge and not options.plain
+        assert padding_stats(batch)["planned_tokens"] <= padding_stats(batch)["per_column_tokens"]
     monkeypatch.setenv("SENTRIX_EMBED_MERGE", "maybe")
     with pytest.raises(InvalidInputError, match=r"SENTRIX_EMBED_MERGE='maybe' is invalid: expected 0 or 1"):
         current_options()
@@ -192,9 +193,11 @@ def test_matryoshka_runs_the_model_once_for_all_dimensions(tiny_model):
     loss = registry.create(
         "matryoshka", model=tiny_model, loss=registry.create("cosent", model=tiny_model), matryoshka_dims=[32, 16, 8, 4]
     )
+    batch = make_batch(tiny_model, 2, rows=4)
     with embedding_options(merge=True, buckets=1):
-        loss(make_batch(tiny_model, 2, rows=4), torch.rand(4)).backward()
-    assert calls["n"] == 1  # two columns merged, four dimensions, one forward
+        planned = padding_stats(batch)["model_calls"]
+        loss(batch, torch.rand(4)).backward()
+    assert calls["n"] == planned <= 2  # four dimensions, one embedding pass
 
 
 def _padded(lengths, bounds):

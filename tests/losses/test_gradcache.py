@@ -95,6 +95,24 @@ def test_cached_loss_equals_its_plain_twin(model64, guide64, twin):
         assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
 
 
+def test_optional_malloc_trim_leaves_the_gradients_unchanged(model64, monkeypatch):
+    """SENTRIX_GRADCACHE_TRIM=1 (hand freed heap pages back after each mini-batch) changes memory, not results."""
+    import sentrix.gradcache as engine
+
+    batch = make_batch(model64, 3, rows=9, seed=4)
+    plain = loss_and_grads(model64, registry.create("multiple_negatives_ranking", model=model64), batch)
+    calls = []
+    trim = engine._malloc_trim()
+    monkeypatch.setattr(engine, "_MALLOC_TRIM", lambda pad: calls.append(pad) or (trim(pad) if trim else 0))
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=4)
+    monkeypatch.setenv("SENTRIX_GRADCACHE_TRIM", "0")
+    assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
+    assert calls == []  # off by default and with 0
+    monkeypatch.setenv("SENTRIX_GRADCACHE_TRIM", "1")
+    assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
+    assert len(calls) == 2 * 3 * 3  # steps 1 and 3, 3 columns, 3 mini-batches each
+
+
 def test_gradient_accumulation_scale_reaches_every_mini_batch(model64):
     """The backward hook scales each replayed mini-batch by the incoming gradient (e.g. 1/accumulation steps)."""
     batch = make_batch(model64, 2, rows=8)

@@ -222,6 +222,9 @@ CORE_NAMES: dict[str, dict[str, str]] = {
         "DefaultBatchSampler": "sentrix.sampler",
         "MultiDatasetDefaultBatchSampler": "sentrix.sampler",
         "SentencesDataset": "sentrix.datasets",
+        "export_optimized_onnx_model": "sentrix.backend",
+        "export_dynamic_quantized_onnx_model": "sentrix.backend",
+        "export_static_quantized_openvino_model": "sentrix.backend",
     },
     "sentrix.evaluation": {
         "SentenceEvaluator": "sentrix.evaluator_base",
@@ -248,10 +251,6 @@ NOT_PROVIDED_MODULES: dict[str, str] = {
     "cross_encoder": _OTHER_MODEL_KINDS.format(kind="CrossEncoder (reranker)"),
     "sparse_encoder": _OTHER_MODEL_KINDS.format(kind="SparseEncoder (SPLADE)"),
     "multi_vector_encoder": _OTHER_MODEL_KINDS.format(kind="MultiVectorEncoder (ColBERT)"),
-    "backend": (
-        "ONNX and OpenVINO backends and their export functions are not provided yet; "
-        "sentrix runs the PyTorch backend only."
-    ),
     "base.merging": "model merging (merge_models) is not provided.",
     "base.modality": (
         "sentrix encodes text only; the multimodal input formatting of sentence-transformers "
@@ -331,14 +330,14 @@ NOT_PROVIDED_NAMES: dict[str, dict[str, str]] = {
         "MultiVectorEncoderTrainer": _OTHER_MODEL_KINDS.format(kind="MultiVectorEncoder (ColBERT)"),
         "MultiVectorEncoderTrainingArguments": _OTHER_MODEL_KINDS.format(kind="MultiVectorEncoder (ColBERT)"),
         "MultiVectorEncoderModelCardData": _OTHER_MODEL_KINDS.format(kind="MultiVectorEncoder (ColBERT)"),
-        "export_optimized_onnx_model": "ONNX export is not provided yet; sentrix runs the PyTorch backend only.",
-        "export_dynamic_quantized_onnx_model": "ONNX export is not provided yet; sentrix runs the PyTorch backend only.",
-        "export_static_quantized_openvino_model": "OpenVINO export is not provided yet; sentrix runs the PyTorch backend only.",
         "ParallelSentencesDataset": (
             "not provided yet; for multilingual distillation build a Dataset of (sentence, teacher "
             "embedding) rows and train with MSELoss."
         ),
         "resolve_ids": "not provided yet; map id columns to texts with `datasets.Dataset.map`.",
+    },
+    "backend": {
+        "_save_pretrained_wrapper": _PRIVATE,
     },
     "models": {"CLIPModel": "sentrix encodes text only; the CLIP image-text module is not provided."},
     "models.Transformer": dict.fromkeys(

@@ -60,4 +60,10 @@ def run_env(args: argparse.Namespace) -> int:
     print(f"- hook plugins: {', '.join(hook_plugins) or '-'}")
     for name, reason in failed_plugins().items():
         print(f"- FAILED hook plugin {name}: {reason}")
+    from sentrix.registry import broken_plugins
+
+    problems = broken_plugins()
+    print(f"- broken plugins: {sum(p.fatal for p in problems) or '-'}")
+    for problem in problems:
+        print(f"    {'BROKEN ' if problem.fatal else 'warning'} {problem.describe()}")
     return 0

@@ -22,11 +22,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sentrix {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from sentrix.cli import env_cmd, new_cmd, plugins_cmd
+    from sentrix.cli import (
+        encode_cmd,
+        env_cmd,
+        evaluate_cmd,
+        new_cmd,
+        plugins_cmd,
+        reproduce_cmd,
+        train_cmd,
+        validate_cmd,
+    )
 
     plugins_cmd.add_parser(subparsers)
     env_cmd.add_parser(subparsers)
     new_cmd.add_parser(subparsers)
+    validate_cmd.add_parser(subparsers)
+    train_cmd.add_parser(subparsers)
+    evaluate_cmd.add_parser(subparsers)
+    encode_cmd.add_parser(subparsers)
+    reproduce_cmd.add_parser(subparsers)
 
     from sentrix.hooks import get_plugin_manager
 

@@ -19,6 +19,10 @@ def add_parser(subparsers: Any) -> None:
     list_parser = sub.add_parser("list", help="list components by kind, with aliases and providers")
     list_parser.add_argument("--kind", choices=KINDS, help="only this kind of component")
     list_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    list_parser.add_argument(
+        "--check", action="store_true",
+        help="also import every listed component and report those that fail (exit code 1 if any plugin is broken)",
+    )
     list_parser.set_defaults(func=run_list)
 
     show_parser = sub.add_parser("show", help="docstring, signature and data needs of one component")
@@ -30,10 +34,24 @@ def add_parser(subparsers: Any) -> None:
     catalogue_parser.add_argument("--output", "-o", help="file to write (default: print)")
     catalogue_parser.set_defaults(func=run_catalogue)
 
+    coverage_parser = sub.add_parser(
+        "coverage", help="write a Markdown table of what is installed of sentence-transformers 6.2 (imports them)"
+    )
+    coverage_parser.add_argument("--output", "-o", help="file to write (default: print)")
+    coverage_parser.set_defaults(func=run_coverage)
+
 
 def run_list(args: argparse.Namespace) -> int:
     kinds = [args.kind] if args.kind else list(KINDS)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if getattr(args, "check", False):
+        for kind in kinds:
+            for entry in get_registry(kind).entries():
+                try:
+                    entry.load()
+                except Exception:  # recorded in entry.load_error, reported below
+                    pass
+    problems, notes = _plugin_report(kinds)
     for kind in kinds:
         for entry in get_registry(kind).entries():
             rows.append(
@@ -46,10 +64,16 @@ def run_list(args: argparse.Namespace) -> int:
                     "target": entry.target or "",
                 }
             )
+    failed = 1 if getattr(args, "check", False) and any(p.fatal for p in problems) else 0
     if args.json:
+        for problem in problems:
+            kind, name = problem.components[0] if problem.components else ("plugins", problem.plugin)
+            provider, _, version = problem.distribution.partition(" ")
+            rows.append({"kind": kind, "name": name, "aliases": [], "provider": provider, "version": version,
+                         "target": "", "problem": problem.describe(), "broken": problem.fatal})
         json.dump(rows, sys.stdout, indent=2)
         print()
-        return 0
+        return failed
     headers = ("KIND", "NAME", "ALIASES", "PROVIDER", "VERSION")
     table = [(r["kind"], r["name"], ", ".join(r["aliases"]) or "-", r["provider"], r["version"] or "-") for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
@@ -60,11 +84,36 @@ def run_list(args: argparse.Namespace) -> int:
         cells = (row[0], row[1], aliases, row[3], row[4])
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
     print(f"\n{len(rows)} components.")
+    broken = [p for p in problems if p.fatal]
+    if broken:
+        print(f"\nBroken plugins ({len(broken)}):")
+        for problem in broken:
+            print(f"  BROKEN  {problem.describe()}")
+    others = [p.describe() for p in problems if not p.fatal] + notes
+    if others:
+        print(f"\nPlugin warnings ({len(others)}):")
+        for line in others:
+            print(f"  {line}")
     from sentrix.hooks import failed_plugins
 
     for name, reason in failed_plugins().items():
         print(f"warning: hook plugin {name!r} failed to load: {reason}", file=sys.stderr)
-    return 0
+    return failed
+
+
+def _plugin_report(kinds: list[str]) -> tuple[list[Any], list[str]]:
+    """Every recorded plugin problem, and one line per built-in name a third-party entry tried to take."""
+    from sentrix.errors import _singular
+    from sentrix.registry import broken_plugins
+
+    notes = []
+    for kind in kinds:
+        for entry, name in get_registry(kind).shadowed():
+            notes.append(
+                f"{entry.provider_label} registers the {_singular(kind)} name {name!r}, which is a built-in name: the "
+                f"built-in is used; name theirs '{entry.provider}:{name}'."
+            )
+    return broken_plugins(), notes
 
 
 def _find(name: str, kind: str | None):
@@ -153,6 +202,20 @@ def catalogue_markdown() -> str:
 
 def run_catalogue(args: argparse.Namespace) -> int:
     text = catalogue_markdown()
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    from sentrix._compat.coverage import coverage_markdown
+
+    text = coverage_markdown()
     if args.output:
         from pathlib import Path
 

@@ -94,6 +94,7 @@ class SentenceTransformerModelCardData(CardData):
     non_default_hyperparameters: dict[str, Any] = field(default_factory=dict, init=False)
     all_hyperparameters: dict[str, Any] = field(default_factory=dict, init=False)
     resolved_config: dict[str, Any] = field(default_factory=dict, init=False)
+    plots: list[str] = field(default_factory=list, init=False)  # image files saved next to the model
     losses: list[dict[str, Any]] = field(default_factory=list, init=False)
     eval_results: list[dict[str, Any]] = field(default_factory=list, init=False)
     training_logs: list[dict[str, Any]] = field(default_factory=list, init=False)
@@ -102,6 +103,7 @@ class SentenceTransformerModelCardData(CardData):
     components: list[dict[str, Any]] = field(default_factory=list, init=False)
     best_model_step: int | None = field(default=None, init=False)
     training_duration: float | None = field(default=None, init=False)
+    training_tokens: dict[str, Any] | None = field(default=None, init=False)  # real/padding tokens per step
     pipeline_tag: str = field(default="sentence-similarity", init=False)
     library_name: str = field(default="sentence-transformers", init=False)
     template_path: Path = field(default=TEMPLATE_PATH, init=False, repr=False)

@@ -5,6 +5,7 @@ Also the one place that keeps secrets off the card: :func:`redact_secrets`.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import re
@@ -120,12 +121,18 @@ def get_versions() -> dict[str, str]:
     return versions
 
 
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    # Reads the metadata of every installed distribution (seconds in a large environment): once per process.
+    return metadata.packages_distributions()
+
+
 def distribution_of(obj: Any) -> tuple[str, str | None]:
     """The installed distribution (name, version) that provides ``obj``'s class."""
     cls = obj if isinstance(obj, type) else type(obj)
     top = (cls.__module__ or "").split(".")[0]
     try:
-        dists = metadata.packages_distributions().get(top, [])
+        dists = _packages_distributions().get(top, [])
     except Exception:  # pragma: no cover - broken metadata
         dists = []
     if top == "sentrix_builtins":

@@ -184,6 +184,14 @@ def training_details(card: Any, model: Any, trainer: Any) -> str | None:
             blocks.append(f"The saved checkpoint is the best one, from step {card.best_model_step}.")
     if card.training_duration is not None:
         blocks.append(f"Training took {card.training_duration:.1f} seconds.")
+    tokens = getattr(card, "training_tokens", None)
+    if tokens:
+        blocks.append(
+            f"Tokens per training step: {tokens['real_tokens_per_step']:,.0f} real and "
+            f"{tokens['padding_tokens_per_step']:,.0f} padding ({tokens['padding_share']:.1%} of the tokens the model ran)."
+        )
+    for image in getattr(card, "plots", None) or ():
+        blocks += ["### Training Curves", f"![Training loss and evaluation metrics over steps]({image})"]
     return _join(blocks)
 
 
@@ -196,6 +204,10 @@ def provenance(card: Any, model: Any, trainer: Any) -> str:
         blocks += ["### Components and the distributions that provided them", markdown_table(card.components)]
     if card.resolved_config:
         blocks += ["### Resolved Configuration", json_block(redact_secrets(card.resolved_config))]
+        if "train_datasets" in card.resolved_config:  # a run config: replayable as it stands
+            blocks.append("This configuration is a run config: save it as `config.json` and run `sentrix train config.json -o NEW_DIR`, "
+                          "or run `sentrix reproduce <this folder>` (it reads `sentrix_config.yaml`). The `plugins` entry "
+                          "lists the distributions and versions that provided the components.")
     return _join(blocks)
 
 

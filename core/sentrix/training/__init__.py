@@ -4,6 +4,8 @@
   data needs, columns, labels, ``metric_for_best_model``, plugin checks).
 - :mod:`sentrix.training.checkpoints`: atomic checkpoints, complete-checkpoint detection,
   rotation of this run's checkpoints, which checkpoint to resume from.
+- :mod:`sentrix.training.model_folder`: the final model save, swapped into ``output_dir`` as a
+  whole, without stale files and never over the user's own files.
 - :mod:`sentrix.training.loss_state`: parameters and state owned by losses (a classifier head):
   optimised with the model, kept identical across processes, saved in every checkpoint and
   restored on resume.

@@ -15,14 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from sentrix.training.checkpoints import RUN_MARKER_NAME, TMP_PREFIX, TRAINER_STATE_NAME
+from sentrix.training.checkpoints import (
+    EVALUATOR_STATE_NAME,
+    RUN_MARKER_NAME,
+    SAMPLER_STATE_NAME,
+    TRAINER_STATE_NAME,
+)
 from sentrix.training.loss_state import LOSS_STATE_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentrix.trainer import SentenceTransformerTrainer
 
 #: Files of a checkpoint that only matter for resuming; never copied next to the model nor uploaded with it.
-RESUME_ONLY_FILES = {"optimizer.pt", "scheduler.pt", "scaler.pt", TRAINER_STATE_NAME, RUN_MARKER_NAME, LOSS_STATE_NAME}
+RESUME_ONLY_FILES = {
+    "optimizer.pt", "scheduler.pt", "scaler.pt", TRAINER_STATE_NAME, RUN_MARKER_NAME, LOSS_STATE_NAME,
+    SAMPLER_STATE_NAME, EVALUATOR_STATE_NAME,
+}
 
 
 def push_model_folder(
@@ -57,21 +65,27 @@ def push_model_folder(
         token=token,
         revision=revision if revision is not None else args.hub_revision,
         run_as_future=not blocking,
-        ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", f"{TMP_PREFIX}*", "**/" + f"{TMP_PREFIX}*", "eval/*"],
+        ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", ".sentrix-*", "**/.sentrix-*", "eval/*"],
     )
 
 
-def copy_model_files(checkpoint_folder: str, output_dir: str) -> None:
-    """Copy a checkpoint's model files (full sentence-transformers layout) to ``output_dir``."""
-    os.makedirs(output_dir, exist_ok=True)
-    for name in os.listdir(checkpoint_folder):
-        if name in RESUME_ONLY_FILES or name.startswith("rng_state"):
-            continue
-        src, dst = os.path.join(checkpoint_folder, name), os.path.join(output_dir, name)
-        if os.path.isdir(src):
-            shutil.copytree(src, dst, dirs_exist_ok=True)
-        else:
-            shutil.copy(src, dst)
+def copy_model_files(checkpoint_folder: str, output_dir: str, overwrite: bool = False) -> None:
+    """Copy a checkpoint's model files (full sentence-transformers layout) to ``output_dir``, swapped in as a
+    whole like a final save (:func:`sentrix.training.model_folder.save_model_folder`: the user's files stay)."""
+    from sentrix.training.model_folder import save_model_folder
+
+    def write(folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(checkpoint_folder):
+            if name in RESUME_ONLY_FILES or name.startswith("rng_state"):
+                continue
+            src, dst = os.path.join(checkpoint_folder, name), os.path.join(folder, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, dst)
+            else:
+                shutil.copy(src, dst)
+
+    save_model_folder(output_dir, write, overwrite=overwrite)
 
 
 def push_checkpoint(trainer: SentenceTransformerTrainer, checkpoint_folder: str) -> None:
@@ -79,7 +93,7 @@ def push_checkpoint(trainer: SentenceTransformerTrainer, checkpoint_folder: str)
     args = trainer.args
     if not trainer.is_world_process_zero() or str(getattr(args.hub_strategy, "value", args.hub_strategy)) == "end":
         return
-    copy_model_files(checkpoint_folder, args.output_dir)
+    copy_model_files(checkpoint_folder, args.output_dir, overwrite=bool(getattr(args, "overwrite_output_dir", False)))
     from huggingface_hub import HfApi
     from transformers.utils.hub import PushInProgress
 
@@ -93,7 +107,7 @@ def push_checkpoint(trainer: SentenceTransformerTrainer, checkpoint_folder: str)
         api.upload_folder(
             repo_id=repo_id, folder_path=args.output_dir, commit_message=message, token=args.hub_token,
             run_as_future=True, revision=args.hub_revision,
-            ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", f"{TMP_PREFIX}*", "eval/*"],
+            ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*", ".sentrix-*", "eval/*"],
         )
     ]
     strategy = str(getattr(args.hub_strategy, "value", args.hub_strategy))

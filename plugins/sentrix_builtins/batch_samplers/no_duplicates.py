@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import warnings
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -145,6 +146,90 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
         self.precompute_num_proc = precompute_num_proc
         self.precompute_batch_size = precompute_batch_size
         self._row_values: Any = None
+
+    @classmethod
+    def validate_dataset(
+        cls,
+        dataset: Any,
+        dataset_name: str | None = None,
+        *,
+        batch_size: int | None = None,
+        drop_last: bool = False,
+        label_columns: list[str] | None = None,
+        **_: Any,
+    ) -> list[str]:
+        """Problems that stop a run before it starts: duplicates that keep every batch short of ``batch_size``.
+
+        Every row of a batch needs its own value in each text column, so a column with fewer
+        distinct values than ``batch_size`` makes every batch short: an error when no batch can be
+        even half full, else a warning. A value shared by
+        more than ``rows / batch_size`` rows cannot be spread over the epoch's full batches: a
+        warning (those rows come in short or repeated batches). Reads string columns with Arrow;
+        other datasets are not checked.
+        """
+        if not batch_size or not hasattr(dataset, "with_format") or not hasattr(dataset, "__len__"):
+            return []
+        import pyarrow as pa
+
+        where = dataset_name or "the dataset"
+        skip = set(label_columns or []) | {"dataset_name"}
+        columns = [c for c in (getattr(dataset, "column_names", None) or []) if c not in skip]
+        rows = len(dataset)
+        if rows == 0 or not columns:
+            return []
+        counted: list[Any] = []
+        fewest: tuple[int, str] | None = None
+        for column in columns:
+            try:
+                values = dataset.with_format("arrow")[column]
+            except Exception:  # noqa: BLE001 - not Arrow-backed: left to the sampler
+                return []
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                continue
+            counts = values.value_counts()
+            if isinstance(counts, pa.ChunkedArray):
+                counts = counts.combine_chunks()
+            counted.append(counts)
+            distinct = len(counts)
+            if fewest is None or distinct < fewest[0]:
+                fewest = (distinct, column)
+        if fewest is None:
+            return []
+        # A dataset smaller than one batch without duplicates is simply one short batch, as with any sampler.
+        if fewest[0] < min(batch_size, rows):
+            message = (
+                f"{where}: column {fewest[1]!r} has only {fewest[0]} distinct value(s) in {rows} rows, and the "
+                f"no_duplicates batch sampler puts no value twice in a batch, so no batch can reach batch_size="
+                f"{batch_size} (with an in-batch-negatives loss a batch of 1 teaches nothing). Fix: deduplicate "
+                f"the rows, set per_device_train_batch_size to at most {max(fewest[0], 1)}, or use "
+                "batch_sampler='batch_sampler' if duplicates in a batch do no harm to your loss."
+            )
+            if 2 * fewest[0] < min(batch_size, rows):  # every batch at most half full: an error
+                return [message]
+            warnings.warn(message, UserWarning, stacklevel=2)
+            logger.warning(message)
+            return []
+        table = pa.table(
+            {
+                "value": pa.concat_arrays([c.field("values").cast(pa.large_string()) for c in counted]),
+                "rows": pa.concat_arrays([c.field("counts") for c in counted]),
+            }
+        )
+        totals = table.group_by("value").aggregate([("rows", "sum")])
+        shared = totals.column("rows_sum").to_numpy()
+        top = int(shared.argmax())
+        most = int(shared[top])
+        if most > 1 and most * batch_size > rows:
+            value = totals.column("value")[top].as_py()
+            message = (
+                f"{where}: the text {value[:60]!r} is in {most} of {rows} rows; the no_duplicates batch sampler puts "
+                f"at most one of them in a batch, but an epoch has only about {rows // batch_size} full batches of "
+                f"{batch_size}, so some batches will be short or repeat rows. Fix: deduplicate those rows (e.g. "
+                "`dataset.filter`), lower per_device_train_batch_size, or use batch_sampler='batch_sampler'."
+            )
+            warnings.warn(message, UserWarning, stacklevel=2)
+            logger.warning(message)
+        return []
 
     # -- row values --------------------------------------------------------------------------
 

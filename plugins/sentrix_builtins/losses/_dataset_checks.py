@@ -90,7 +90,7 @@ def class_label_problems(
     problems: list[str] = []
     if len(classes) < 2:
         problems.append(
-            f"{at} has a single class ({classes[0]!r}) in all {len(values)} rows, so {loss_name} finds no negative "
+            f"{at} has a single class ({classes[0].item()!r}) in all {len(values)} rows, so {loss_name} finds no negative "
             "for any anchor. Fix: add rows of other classes, or use a pair loss such as contrastive."
         )
     if counts.max() < 2:

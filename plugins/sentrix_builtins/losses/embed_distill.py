@@ -159,6 +159,32 @@ class EmbedDistillLoss(nn.Module):
         embeddings = embed_columns(self.model, sentence_features)
         return self.compute_loss_from_embeddings(embeddings, targets)
 
+    def validate_dataset(
+        self, dataset: Any, dataset_name: str | None = None, *, label_columns: Any = None, **_: Any
+    ) -> list[str]:
+        """Problems that stop a run before it starts: teacher embeddings whose size the student cannot match.
+
+        Reads the label of the first row only (a distillation dataset's labels can be large).
+        """
+        names = list(getattr(dataset, "column_names", None) or [])
+        column = next((c for c in (label_columns or ("label", "labels", "score", "scores")) if c in names), None)
+        if column is None or not hasattr(dataset, "__len__") or type(dataset).__name__ == "IterableDataset" or not len(dataset):
+            return []
+        try:
+            first = torch.as_tensor(dataset.with_format(None)[0][column], dtype=torch.float32)
+        except Exception:  # noqa: BLE001 - an exotic label is left to the per-batch check
+            return []
+        expected = self.projection_dim or embedding_dimension_of(self.model)
+        if first.dim() not in (1, 2) or expected is None or first.shape[-1] == expected:
+            return []
+        where = f"{dataset_name or 'the dataset'}: label column {column!r}"
+        what = f"projection_dim={self.projection_dim}" if self.projection_dim else f"the student's {expected}-dimensional embeddings"
+        return [
+            f"{where} holds teacher embeddings of size {first.shape[-1]} (row 0), but {type(self).__name__} compares "
+            f"them with {what}. Fix: pass projection_dim={first.shape[-1]} to learn a projection into the teacher's "
+            "space, or compute the labels with a teacher of the student's dimension."
+        ]
+
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], teacher_embeddings: list[Tensor]) -> Tensor:
         """Mean over columns of the distance between each column's embeddings and its teacher targets."""
         losses = []

@@ -63,6 +63,7 @@ class BoW(InputModule):
     save_in_root = False
     config_keys = ["vocab", "word_weights", "unknown_word_weight", "cumulative_term_frequency"]
     module_type = "sentence_transformers.sentence_transformer.modules.bow.BoW"
+    rows_independent = True
 
     def __init__(self, vocab: list[str], word_weights: dict[str, float] | None = None, unknown_word_weight: float = 1,
                  cumulative_term_frequency: bool = True) -> None:

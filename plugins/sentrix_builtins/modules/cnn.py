@@ -61,6 +61,7 @@ class CNN(Module):
     config_keys = ["in_embedding_dimension", "out_channels", "kernel_sizes", "stride_sizes"]
     config_key_renames = {"in_word_embedding_dimension": "in_embedding_dimension"}
     module_type = "sentence_transformers.sentence_transformer.modules.cnn.CNN"
+    rows_independent = False  # the convolution reads neighbouring positions, padding included
 
     def __init__(self, in_embedding_dimension: int | None = None, out_channels: int = 256,
                  kernel_sizes: list[int] | None = None, stride_sizes: list[int] | None = None, **legacy: Any) -> None:

@@ -77,6 +77,7 @@ class Dense(Module):
     config_keys = ["in_features", "out_features", "bias", "activation_function", "module_input_name",
                    "module_output_name", "use_residual"]
     module_type = "sentence_transformers.base.modules.dense.Dense"
+    rows_independent = True
 
     def __init__(
         self,

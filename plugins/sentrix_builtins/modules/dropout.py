@@ -45,6 +45,7 @@ class Dropout(Module):
 
     config_keys = ["dropout"]
     module_type = "sentence_transformers.sentence_transformer.modules.dropout.Dropout"
+    rows_independent = True
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__()

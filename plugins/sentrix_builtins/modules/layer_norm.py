@@ -43,6 +43,7 @@ class LayerNorm(Module):
 
     config_keys = ["dimension"]
     module_type = "sentence_transformers.sentence_transformer.modules.layer_norm.LayerNorm"
+    rows_independent = True
 
     def __init__(self, dimension: int) -> None:
         super().__init__()

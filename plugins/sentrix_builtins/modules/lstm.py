@@ -60,6 +60,7 @@ class LSTM(Module):
     config_keys = ["embedding_dimension", "hidden_dim", "num_layers", "dropout", "bidirectional"]
     config_key_renames = {"word_embedding_dimension": "embedding_dimension"}
     module_type = "sentence_transformers.sentence_transformer.modules.lstm.LSTM"
+    rows_independent = False  # not shown exact for merged, trimmed batches
 
     def __init__(self, embedding_dimension: int | None = None, hidden_dim: int | None = None, num_layers: int = 1,
                  dropout: float = 0, bidirectional: bool = True, **legacy: Any) -> None:

@@ -47,6 +47,7 @@ class Normalize(Module):
 
     config_keys = ["module_input_name", "module_output_name"]
     module_type = "sentence_transformers.base.modules.normalize.Normalize"
+    rows_independent = True
 
     def __init__(self, module_input_name: str = "sentence_embedding", module_output_name: str | None = None) -> None:
         super().__init__()

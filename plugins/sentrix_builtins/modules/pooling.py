@@ -77,6 +77,7 @@ class Pooling(Module):
     config_keys = ["embedding_dimension", "pooling_mode", "include_prompt"]
     config_key_renames = {"word_embedding_dimension": "embedding_dimension"}
     module_type = "sentence_transformers.sentence_transformer.modules.pooling.Pooling"
+    rows_independent = True
 
     def __init__(
         self,

@@ -75,6 +75,7 @@ class Router(InputModule):
     config_keys = ["default_route", "allow_empty_key", "route_mappings"]
     config_file_name = "router_config.json"
     module_type = "sentence_transformers.base.modules.router.Router"
+    rows_independent = True
 
     def __init__(
         self,

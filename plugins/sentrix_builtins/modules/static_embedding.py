@@ -23,6 +23,8 @@ Reference: sentence-transformers ``StaticEmbedding``; model2vec (Tulkens & van D
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
 import os
 from typing import Any
@@ -31,7 +33,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentrix.plugin_api import InputModule, load_weights_file, resolve_dir
+from sentrix.plugin_api import InputModule, InvalidParameterError, load_weights_file, resolve_dir
+
+logger = logging.getLogger(__name__)
+
+_MODEL2VEC_FIX = "Fix: `pip install sentrix[model2vec]` (model2vec, plus skeletoken for distillation)."
+# Arguments of older model2vec ``distill`` versions, and what newer versions use instead.
+_OLD_DISTILL_ARGUMENTS = {
+    "apply_zipf": (True, "Zipf weighting is set by sif_coefficient (None turns it off)"),
+    "use_subword": (True, "subword tokens are always kept"),
+}
+
+
+def _fold_model2vec(embeddings: Any, mapping: Any = None, weights: Any = None) -> torch.Tensor:
+    """One row per token id: ``embeddings[mapping[id]] * weights[id]``, as model2vec averages them."""
+    vectors = torch.as_tensor(np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings)
+    if mapping is not None:
+        vectors = vectors[torch.as_tensor(np.asarray(mapping), dtype=torch.long)]
+    if weights is not None:
+        vectors = vectors.to(torch.promote_types(vectors.dtype, torch.float32))
+        vectors = (vectors * torch.as_tensor(np.asarray(weights))[:, None]).to(vectors.dtype)
+    return vectors.contiguous()
 
 
 class StaticEmbedding(InputModule):
@@ -46,6 +68,10 @@ class StaticEmbedding(InputModule):
         embedding_weights: initial vectors (vocab x dim), numpy or torch; default ``None``.
         embedding_dim: size of randomly initialised vectors, when no weights are given.
 
+    Two other ways to start (``pip install sentrix[model2vec]``): ``StaticEmbedding.from_model2vec(path_or_id)``
+    loads a pre-distilled model2vec model, and ``StaticEmbedding.from_distillation(model_name, pca_dims=256)``
+    distils one from a transformer (its token embeddings, PCA-reduced and SIF-weighted).
+
     Example:
         .. code-block:: python
 
@@ -59,6 +85,7 @@ class StaticEmbedding(InputModule):
     """
 
     module_type = "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding"
+    rows_independent = True
 
     def __init__(self, tokenizer: Any, embedding_weights: Any = None, embedding_dim: int | None = None,
                  **kwargs: Any) -> None:
@@ -105,6 +132,73 @@ class StaticEmbedding(InputModule):
     def get_config_dict(self) -> dict[str, Any]:
         return {}
 
+    # ------------------------------------------------------------------ model2vec
+    @classmethod
+    def from_model2vec(cls, model_id_or_path: str) -> StaticEmbedding:
+        """Build from a model2vec ``StaticModel`` (a Hub id or a folder saved with ``save_pretrained``):
+        its tokenizer and its token vectors (with any token mapping and per-token weights folded in).
+        Needs ``pip install sentrix[model2vec]``."""
+        try:
+            from model2vec import StaticModel
+        except ImportError as exc:
+            raise ImportError(f"StaticEmbedding.from_model2vec needs the model2vec package. {_MODEL2VEC_FIX}") from exc
+        return cls._from_static_model(StaticModel.from_pretrained(model_id_or_path), model_id_or_path)
+
+    @classmethod
+    def from_distillation(
+        cls,
+        model_name: str,
+        vocabulary: list[str] | None = None,
+        device: str | None = None,
+        pca_dims: int | None = 256,
+        apply_zipf: bool = True,
+        sif_coefficient: float | None = 1e-4,
+        token_remove_pattern: str | None = r"\[unused\d+\]",
+        quantize_to: str = "float32",
+        use_subword: bool = True,
+        **kwargs: Any,
+    ) -> StaticEmbedding:
+        """Distil a static model from the transformer ``model_name`` with model2vec's ``distill``
+        (``vocabulary`` adds words, ``pca_dims`` reduces the dimension, ``sif_coefficient`` weights
+        frequent tokens down, ``quantize_to`` sets the dtype); extra ``kwargs`` go to ``distill``.
+        Needs ``pip install sentrix[model2vec]``. ``apply_zipf`` and ``use_subword`` belong to older
+        model2vec versions: when the installed ``distill`` does not take them they are dropped (a
+        non-default value warns). An argument ``distill`` does not take raises ``InvalidParameterError``."""
+        try:
+            from model2vec.distill import distill
+        except ImportError as exc:
+            raise ImportError(
+                f"StaticEmbedding.from_distillation needs model2vec with its distillation dependencies ({exc}). "
+                f"{_MODEL2VEC_FIX}"
+            ) from exc
+        accepted = set(inspect.signature(distill).parameters) - {"model_name"}
+        arguments = {"vocabulary": vocabulary, "device": device, "pca_dims": pca_dims, "apply_zipf": apply_zipf,
+                     "sif_coefficient": sif_coefficient, "token_remove_pattern": token_remove_pattern,
+                     "quantize_to": quantize_to, "use_subword": use_subword, **kwargs}
+        for name, (default, replacement) in _OLD_DISTILL_ARGUMENTS.items():
+            if name not in accepted:
+                value = arguments.pop(name)
+                if value != default:
+                    logger.warning("The installed model2vec's distill has no %r argument, so %s=%r is not applied: "
+                                   "%s.", name, name, value, replacement)
+        unknown = sorted(set(arguments) - accepted)
+        if unknown:
+            raise InvalidParameterError(
+                f"StaticEmbedding.from_distillation got {unknown}, which the installed model2vec's distill does not "
+                f"accept (it takes {sorted(accepted)}). Fix: drop or rename them, or upgrade model2vec."
+            )
+        return cls._from_static_model(distill(model_name, **arguments), model_name)
+
+    @classmethod
+    def _from_static_model(cls, static_model: Any, base_model: str) -> StaticEmbedding:
+        embedding = static_model.embedding
+        if hasattr(embedding, "weight"):  # a torch embedding layer
+            vectors = embedding.weight.detach()
+        else:
+            vectors = _fold_model2vec(embedding, getattr(static_model, "token_mapping", None),
+                                      getattr(static_model, "weights", None))
+        return cls(static_model.tokenizer, embedding_weights=vectors, base_model=base_model)
+
     @classmethod
     def contract_example(cls) -> StaticEmbedding:
         """A small instance (tiny WordPiece vocabulary, 8 dimensions) for the module contract tests."""
@@ -134,9 +228,5 @@ class StaticEmbedding(InputModule):
         if "embedding.weight" in weights:
             vectors = weights["embedding.weight"]
         else:  # a model2vec folder: vectors (optionally remapped and weighted per token)
-            vectors = torch.as_tensor(weights["embeddings"])
-            if "mapping" in weights:
-                vectors = vectors[torch.as_tensor(weights["mapping"], dtype=torch.long)]
-            if "weights" in weights:
-                vectors = vectors.float() * torch.as_tensor(weights["weights"])[:, None]
+            vectors = _fold_model2vec(weights["embeddings"], weights.get("mapping"), weights.get("weights"))
         return cls(tokenizer, embedding_weights=vectors.contiguous())

@@ -34,12 +34,42 @@ from __future__ import annotations
 
 import glob
 import inspect
+import logging
 import os
+import warnings
 from typing import Any
 
 import torch
 
 from sentrix.plugin_api import InputModule, InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+#: any one of these (or a sentencepiece / tiktoken file) lets AutoTokenizer build the real tokenizer
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
+def _check_tokenizer_files(path: str, subfolder: str = "") -> None:
+    """Raise when a local model folder has no tokenizer files.
+
+    ``AutoTokenizer`` would otherwise build a tokenizer with no vocabulary from ``config.json``,
+    and every word would become the unknown token. A Hub id is left to ``transformers``.
+    """
+    folder = os.path.join(path, subfolder) if subfolder else path
+    if not os.path.isdir(folder):
+        return
+    present = sorted(os.listdir(folder))
+    if set(present) & set(_TOKENIZER_FILES) or any(name.endswith((".model", ".tiktoken")) for name in present):
+        return
+    shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
+    raise InvalidInputError(
+        f"The model folder {folder!r} has no tokenizer files: it needs tokenizer.json, or tokenizer_config.json "
+        f"with its vocabulary (vocab.txt, vocab.json + merges.txt, or a sentencepiece *.model), and holds only "
+        f"[{shown}]. Loaded anyway, every word would become the unknown token [UNK]. Fix: save the tokenizer of "
+        f"the model it was trained from into it (`AutoTokenizer.from_pretrained('<base model>')"
+        f".save_pretrained({folder!r})`), or pass tokenizer_name_or_path='<base model>'."
+    )
+
 
 _ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 _HUB_KWARGS = ("cache_dir", "token", "revision", "subfolder", "local_files_only")
@@ -101,7 +131,15 @@ class Transformer(InputModule):
             ``"feature-extraction"`` (the default) is supported.
         modality_config: stored for sentence-transformers compatibility; default ``None``.
         module_output_name: stored for sentence-transformers compatibility; default ``None``.
-        backend: only ``"torch"`` (the default) is supported.
+        backend: ``"torch"`` (default), ``"onnx"`` or ``"openvino"``. The last two run an exported file
+            (``onnx/model.onnx``, ``openvino/openvino_model.xml``; pick another with
+            ``model_kwargs={"file_name": ...}``), exporting the PyTorch weights first when the folder has
+            none; they need ``pip install sentrix[onnx]`` / ``sentrix[openvino]`` and cannot be trained.
+            See ``sentrix.backend.load`` for the model_kwargs they take (``provider``, ``export``...).
+        unpad_inputs: sentence-transformers' switch for packing a batch's texts into one unpadded
+            sequence for flash-attention variable-length kernels. This module always pads (same
+            embeddings, no packing speed-up): ``None`` (default) and ``False`` keep that, ``True`` is
+            kept in the saved config but warns at load time that the batches stay padded.
 
     Example:
         .. code-block:: python
@@ -118,6 +156,7 @@ class Transformer(InputModule):
     config_file_name = "sentence_bert_config.json"
     config_keys = ["transformer_task", "modality_config", "module_output_name"]
     module_type = "sentence_transformers.base.modules.transformer.Transformer"
+    rows_independent = True
     save_in_root = True
 
     def __init__(
@@ -134,6 +173,7 @@ class Transformer(InputModule):
         modality_config: dict[str, Any] | None = None,
         module_output_name: str | None = None,
         backend: str = "torch",
+        unpad_inputs: bool | None = None,
         **legacy: Any,
     ) -> None:
         super().__init__()
@@ -143,14 +183,14 @@ class Transformer(InputModule):
         processor_kwargs = {**legacy.pop("tokenizer_args", {}), **(processor_kwargs or {})}
         config_kwargs = {**legacy.pop("config_args", {}), **(config_kwargs or {})}
         legacy.pop("processing_kwargs", None)
-        legacy.pop("unpad_inputs", None)
         if legacy:
             raise TypeError(f"Transformer got unexpected arguments: {sorted(legacy)}")
-        if transformer_task != "feature-extraction" or backend != "torch":
+        if transformer_task != "feature-extraction" or backend not in ("torch", "onnx", "openvino"):
             raise ValueError(
-                f"Transformer supports transformer_task='feature-extraction' with backend='torch' only, got "
-                f"transformer_task={transformer_task!r}, backend={backend!r}."
+                f"Transformer supports transformer_task='feature-extraction' with backend 'torch', 'onnx' or "
+                f"'openvino', got transformer_task={transformer_task!r}, backend={backend!r}."
             )
+        self.backend = backend
         if cache_dir is not None:
             for kwargs in (model_kwargs, processor_kwargs, config_kwargs):
                 kwargs.setdefault("cache_dir", cache_dir)
@@ -165,17 +205,47 @@ class Transformer(InputModule):
             config.use_cache = config_kwargs.get("use_cache", False)
         if is_adapter:  # the revision names the adapter's revision, not the base model's
             model_kwargs.pop("revision", None)
-        self.model = self._load_model(model_name_or_path, config, model_kwargs)
+        if backend == "torch":
+            self.model = self._load_model(model_name_or_path, config, model_kwargs)
+        else:
+            from sentrix.plugin_api import load_backend_encoder
+
+            self.model = load_backend_encoder(backend, model_name_or_path, config, model_kwargs)
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
 
         if max_seq_length is not None:
             processor_kwargs.setdefault("model_max_length", max_seq_length)
+        _check_tokenizer_files(tokenizer_name_or_path or model_name_or_path, processor_kwargs.get("subfolder") or "")
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_name_or_path or model_name_or_path, **processor_kwargs)
         limit = getattr(self.config, "max_position_embeddings", -1)
         if "model_max_length" not in processor_kwargs and limit not in (None, -1):
             self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, limit)
         if do_lower_case:
             self._add_lowercase()
+        self.unpad_inputs = unpad_inputs
+
+    @property
+    def unpad_inputs(self) -> bool | None:
+        """The saved ``unpad_inputs`` setting; batches are padded whatever its value (see the class docs)."""
+        return self._unpad_inputs
+
+    @unpad_inputs.setter
+    def unpad_inputs(self, value: bool | None) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInputError(f"unpad_inputs must be True, False or None, got {value!r}.")
+        self._unpad_inputs = value
+        attn = getattr(self.config, "_attn_implementation", None) if self.backend == "torch" else None
+        if value:
+            message = (
+                f"unpad_inputs=True asks to pack each batch's texts into one unpadded sequence for flash-attention "
+                f"variable-length kernels (attn_implementation={attn!r}, backend={self.backend!r}). sentrix's "
+                "Transformer does not pack inputs: batches are padded, which gives the same embeddings without that "
+                "speed-up. Fix: set unpad_inputs=None (or False) to silence this warning."
+            )
+            warnings.warn(message, UserWarning, stacklevel=3)
+            logger.warning(message)
+        elif value is None and attn and "flash" in str(attn):
+            logger.info("attn_implementation=%r: batches are padded (this Transformer does not pack inputs).", attn)
 
     @staticmethod
     def _load_config(model_name_or_path: str, config_kwargs: dict[str, Any]) -> tuple[Any, bool]:
@@ -193,6 +263,13 @@ class Transformer(InputModule):
             model_name_or_path, **{"subfolder": "", "local_files_only": False, **hub}
         )
         if adapter_config_file is None:
+            folder = os.path.join(model_name_or_path, config_kwargs.get("subfolder") or "")
+            if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "config.json")):
+                raise InvalidInputError(
+                    f"The model folder {folder!r} has no config.json, the transformers configuration of its "
+                    "encoder (model_type, sizes), so its weights cannot be loaded. Fix: copy config.json back from "
+                    "the model it came from (`AutoConfig.from_pretrained('<base model>').save_pretrained(...)`)."
+                )
             return AutoConfig.from_pretrained(model_name_or_path, **config_kwargs), False
         try:
             from sentrix.plugin_api import require_peft
@@ -315,6 +392,12 @@ class Transformer(InputModule):
         return features
 
     # ------------------------------------------------------------------ save / load
+    def get_config_dict(self) -> dict[str, Any]:
+        config = super().get_config_dict()
+        if self.unpad_inputs is not None:  # sentence-transformers also leaves the default out
+            config["unpad_inputs"] = self.unpad_inputs
+        return config
+
     def save(self, output_path: str, *args, safe_serialization: bool = True, **kwargs) -> None:
         self.model.save_pretrained(output_path, safe_serialization=safe_serialization)
         self.tokenizer.save_pretrained(output_path)
@@ -333,6 +416,7 @@ class Transformer(InputModule):
         model_kwargs: dict[str, Any] | None = None,
         processor_kwargs: dict[str, Any] | None = None,
         config_kwargs: dict[str, Any] | None = None,
+        backend: str = "torch",
         **kwargs: Any,
     ) -> Transformer:
         """Build from a saved folder: ``sentence_bert_config.json`` (or a legacy name) plus the
@@ -356,4 +440,4 @@ class Transformer(InputModule):
         if not subfolder:
             for key in merged.values():
                 key.pop("subfolder")
-        return cls(model_name_or_path, **merged, **config)
+        return cls(model_name_or_path, **merged, **config, backend=backend)

@@ -61,6 +61,7 @@ class WeightedLayerPooling(Module):
     config_keys = ["embedding_dimension", "layer_start", "num_hidden_layers"]
     config_key_renames = {"word_embedding_dimension": "embedding_dimension"}
     module_type = "sentence_transformers.sentence_transformer.modules.weighted_layer_pooling.WeightedLayerPooling"
+    rows_independent = True
 
     def __init__(self, embedding_dimension: int | None = None, num_hidden_layers: int = 12, layer_start: int = 4,
                  layer_weights: Any = None, **legacy: Any) -> None:

@@ -94,6 +94,7 @@ class WordEmbeddings(InputModule):
     config_file_name = "wordembedding_config.json"
     config_keys = ["tokenizer_class", "update_embeddings", "max_seq_length"]
     module_type = "sentence_transformers.sentence_transformer.modules.word_embeddings.WordEmbeddings"
+    rows_independent = True
 
     def __init__(self, tokenizer: WordTokenizer | Any, embedding_weights: Any, update_embeddings: bool = False,
                  max_seq_length: int = 1000000) -> None:

@@ -75,6 +75,7 @@ class WordWeights(Module):
 
     config_keys = ["vocab", "word_weights", "unknown_word_weight"]
     module_type = "sentence_transformers.sentence_transformer.modules.word_weights.WordWeights"
+    rows_independent = True
 
     def __init__(self, vocab: list[str], word_weights: dict[str, float], unknown_word_weight: float = 1) -> None:
         super().__init__()
