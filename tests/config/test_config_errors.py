@@ -4,6 +4,7 @@ path, what was expected (or the close names) and the fix, and the output directo
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -100,6 +101,8 @@ CASES = {
     "unsupported version": (_set("version", 2), ["version: config format version 2 is not supported"], []),
     "malformed --set": (lambda cfg: None, ["--set foo: an override must look like `key.path=value`"], ["--set", "foo"]),
     "prompt is not text": (_set("prompts", {"sentence1": 3}), ["prompts.sentence1: expected a prompt string"], []),
+    "missing mappings file": (_set("evaluators.0.mappings", "nope.json"),
+                              ["evaluators[0].mappings: mappings file 'nope.json' does not exist"], []),
 }
 
 
@@ -121,6 +124,51 @@ def test_wrong_config_fails_before_any_work(case, cli, tiny_path, tmp_path):
     if case in VALIDATE_TOO:
         code, _, stderr_validate = cli("validate", path, *extra)
         assert code == 2 and stderr_validate == stderr
+
+
+def _retrieval_mappings(change):
+    def apply(data: dict) -> dict:
+        change(data)
+        return data
+    return apply
+
+
+# id -> (change to a valid {queries, corpus, relevant_docs} file, [fragments the message must contain])
+RETRIEVAL_CASES = {
+    "mappings key missing": (lambda d: d.pop("corpus"),
+                             ["evaluators[0].mappings: evaluator parameter 'corpus' is required but the mappings file has no 'corpus' key",
+                              "Fix: add \"corpus\": {...} to the JSON file"]),
+    "unknown query id": (lambda d: d["relevant_docs"].update({"q9": ["d1"]}),
+                         ["evaluators[0].mappings: relevant_docs names query ids that are not in queries: 'q9'",
+                          "Fix: add those queries to `queries`, or remove their entries from `relevant_docs`"]),
+    "unknown document id": (lambda d: d["relevant_docs"]["q1"].append("d404"),
+                            ["evaluators[0].mappings: relevant_docs names document ids that are not in corpus: 'd404'",
+                             "Fix: add those documents to `corpus`"]),
+    "mappings key is no parameter": (lambda d: d.update({"corpse": d["corpus"]}),
+                                     ["evaluators[0].mappings: key 'corpse' of the mappings file is not a parameter of evaluator "
+                                      "'information_retrieval'. Did you mean 'corpus'?"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RETRIEVAL_CASES))
+def test_wrong_retrieval_mappings_fail_before_any_work(case, cli, tiny_path, tmp_path):
+    change, fragments = RETRIEVAL_CASES[case]
+    data = {"queries": {"q1": "a cat", "q2": "a dog"}, "corpus": {"d1": "cats sleep", "d2": "dogs bark"},
+            "relevant_docs": {"q1": ["d1"], "q2": ["d2"]}}
+    change(data)
+    (tmp_path / "retrieval.json").write_text(json.dumps(data))
+    config = base_config(tiny_path, EXAMPLES / "data")
+    config["evaluators"] = [{"name": "information_retrieval", "mappings": "retrieval.json", "params": {"name": "ir"}}]
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    code, stdout, stderr = cli("train", path, "-o", out)
+    assert code == 2, stdout + stderr
+    assert stderr.startswith(f"error: Invalid run config {path}: 1 problem.")
+    for fragment in fragments:
+        assert fragment in stderr, f"{fragment!r} not in:\n{stderr}"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["retrieval.json", "run.yaml"]
 
 
 VALIDATE_TOO = ("unknown loss", "missing column", "evaluator data mismatch", "malformed --set")

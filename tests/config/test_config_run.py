@@ -6,11 +6,12 @@ import contextlib
 import io
 import json
 import re
+import shutil
 import warnings
 from pathlib import Path
 
 import pytest
-from config_helpers import EXAMPLES
+from config_helpers import EXAMPLES, ROOT
 
 QUICK = ["--set", "training_args.max_steps=4", "--set", "training_args.learning_rate=1e-3", "--set", "training_args.logging_steps=1",
          "--set", "train_datasets.stsb.limit=64", "--set", "evaluators.0.data.limit=40"]
@@ -152,6 +153,29 @@ def test_encode_and_evaluate_commands(tiny_path, tmp_path, cli):
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert "sts-dev_spearman_cosine: " in stdout and "(primary)" in stdout
     assert -1 <= metrics["sts-dev_spearman_cosine"] <= 1
+
+
+def test_evaluate_information_retrieval_from_a_mappings_file(tiny_path, tmp_path, cli):
+    """queries/corpus/relevant_docs come from a JSON file; the metrics match sentence-transformers' evaluator."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    shutil.copy(ROOT / "tests" / "data" / "scifact_sample.json", tmp_path / "scifact.json")
+    config = {"version": 1, "evaluators": [{"name": "information_retrieval", "mappings": "scifact.json",
+                                            "params": {"name": "scifact", "batch_size": 16}}]}
+    (tmp_path / "ir.yaml").write_text(json.dumps(config))
+    code, stdout, stderr = cli("evaluate", tiny_path, "--config", tmp_path / "ir.yaml", "-o", tmp_path / "m.json")
+    assert code == 0, stderr
+    assert "scifact_cosine_ndcg@10: " in stdout and "(primary)" in stdout
+    metrics = json.loads((tmp_path / "m.json").read_text())
+
+    data = json.loads((tmp_path / "scifact.json").read_text())
+    oracle = InformationRetrievalEvaluator(data["queries"], data["corpus"], {q: set(d) for q, d in data["relevant_docs"].items()},
+                                           name="scifact", batch_size=16, write_csv=False)
+    expected = oracle(SentenceTransformer(tiny_path, device="cpu"))
+    assert set(metrics) == set(expected)
+    for key, value in expected.items():
+        assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
 
 
 def test_encode_rejects_bad_output_before_work(tiny_path, tmp_path, cli):

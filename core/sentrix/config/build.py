@@ -132,9 +132,12 @@ def _param_value(key: str, value: Any, model: Any) -> Any:
 
 def build_evaluators(validated: ValidatedConfig) -> list[Any]:
     out = []
-    for spec, data in zip(validated.config.get("evaluators") or (), validated.evaluator_data):
+    mappings = validated.evaluator_mappings or [{}] * len(validated.evaluator_data)
+    for spec, data, mapping in zip(validated.config.get("evaluators") or (), validated.evaluator_data, mappings):
         cls = _component("evaluators", spec["name"])
         params = {key: _param_value(key, value, None) for key, value in (spec.get("params") or {}).items()}
+        for param, value in mapping.items():  # from the `mappings` JSON file; relevant_docs lists become sets
+            params[param] = {k: set(v) for k, v in value.items()} if param == "relevant_docs" else dict(value)
         for param, column in (spec.get("inputs") or {}).items():
             params[param] = list(data[column])
         out.append(cls(**params))

@@ -67,6 +67,7 @@ EVALUATOR_KEYS: dict[str, str] = {
     **COMPONENT_KEYS,
     "data": "a dataset spec, or the name of a train_datasets/eval_datasets entry",
     "inputs": "evaluator parameter -> column of `data` (e.g. {sentences1: sentence1, scores: score})",
+    "mappings": "a JSON file (relative to the config file) of evaluator parameter -> mapping, e.g. {queries, corpus, relevant_docs}",
 }
 
 ROUTER_KEYS: dict[str, str] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import json
 import typing
 from collections import abc
 from pathlib import Path
@@ -59,6 +60,7 @@ class ValidatedConfig:
     train_datasets: dict[str, Any] = attrs.field(factory=dict)
     eval_datasets: dict[str, Any] = attrs.field(factory=dict)
     evaluator_data: list[Any] = attrs.field(factory=list)
+    evaluator_mappings: list[dict[str, Any]] = attrs.field(factory=list)  # parameter -> mapping, per evaluator
     components: dict[str, Any] = attrs.field(factory=dict)  # config path -> loaded class/callable
     training_args: Any = None
     warnings: list[str] = attrs.field(factory=list)
@@ -152,7 +154,7 @@ class _Validator:
                    f"{LIST_HINT.format(kind=kind)}, or install the plugin that provides it.")
         return None
 
-    def component_spec(self, kind: str, spec: Any, path: str) -> dict[str, Any] | None:
+    def component_spec(self, kind: str, spec: Any, path: str, mappings: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Normalise ``name`` or ``{name, params}``; resolve it and check the params. Returns ``{name, params}``."""
         if isinstance(spec, str):
             spec = {"name": spec}
@@ -177,11 +179,14 @@ class _Validator:
             return out
         self.result.components[path] = component
         extra = set(spec.get("inputs") or {}) if kind == "evaluators" and isinstance(spec.get("inputs"), dict) else set()
-        out["params"] = self.check_params(kind, component, params, join_path(path, "params"), extra_given=extra)
+        unreadable = kind == "evaluators" and spec.get("mappings") is not None and mappings is None  # already reported
+        out["params"] = self.check_params(kind, component, params, join_path(path, "params"), extra_given=extra,
+                                          mappings=mappings, check_required=not unreadable)
         return out
 
     def check_params(self, kind: str, component: Any, params: dict[str, Any], path: str,
-                     extra_given: set[str] = frozenset()) -> dict[str, Any]:
+                     extra_given: set[str] = frozenset(), mappings: dict[str, Any] | None = None,
+                     check_required: bool = True) -> dict[str, Any]:
         parameters, hints = _signature(component)
         if parameters is None:
             return params
@@ -211,10 +216,15 @@ class _Validator:
                            f"give a value of type {_type_name(hint)}.")
                 continue
             out[key] = coerced
-        given = set(params) | supplied | set(extra_given)
+        given = set(params) | supplied | set(extra_given) | set(mappings or ())
         for p in parameters:
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given:
-                if kind == "evaluators":
+            if check_required and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given:
+                if mappings is not None:
+                    self.issue(join_path(path.rsplit(".params", 1)[0], "mappings"),
+                               f"evaluator parameter {p.name!r} is required but the mappings file has no {p.name!r} key "
+                               "(and neither `inputs` nor `params` gives it).",
+                               f"add \"{p.name}\": {{...}} to the JSON file, next to its other keys.")
+                elif kind == "evaluators":
                     self.issue(join_path(path.rsplit(".params", 1)[0], "inputs"),
                                f"evaluator parameter {p.name!r} is required but neither `inputs` nor `params` gives it.",
                                f"map it to a column (`inputs: {{{p.name}: <column>}}`) or set it in `params`.")
@@ -529,9 +539,15 @@ class _Validator:
         out = []
         for index, item in enumerate(spec):
             path = join_path("evaluators", index)
-            normalised = self.component_spec("evaluators", item, path)
+            mappings_file = item.get("mappings") if isinstance(item, dict) else None
+            source, mappings = self.mappings(mappings_file, join_path(path, "mappings")) if mappings_file is not None else (None, None)
+            normalised = self.component_spec("evaluators", item, path, mappings=mappings)
             if normalised is None:
                 continue
+            if mappings_file is not None:
+                normalised["mappings"] = source
+                if mappings is not None:
+                    self.check_mappings(mappings, item.get("name"), join_path(path, "mappings"))
             data_spec = item.get("data") if isinstance(item, dict) else None
             inputs = item.get("inputs") if isinstance(item, dict) else None
             data = None
@@ -559,8 +575,59 @@ class _Validator:
                                    f"the data has columns: {', '.join(data.column_names)}.")
                 normalised["inputs"] = dict(inputs)
             self.result.evaluator_data.append(data)
+            self.result.evaluator_mappings.append(mappings or {})
             out.append(normalised)
         return out
+
+    def mappings(self, value: Any, path: str) -> tuple[Any, dict[str, Any] | None]:
+        """Read an evaluator's ``mappings`` JSON file: (its absolute path, parameter -> mapping such as queries, corpus)."""
+        if not self.expect(value, (str,), path, "a JSON file path", "`mappings: data/retrieval.json`"):
+            return value, None
+        file = (self.base_dir / value).expanduser()
+        if not file.is_file():
+            self.issue(path, f"mappings file {value!r} does not exist (looked for {file}).",
+                       "give a JSON file path relative to the config file.")
+            return value, None
+        try:
+            loaded = json.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.issue(path, f"mappings file {value!r} is not valid JSON: {exc}.", "fix the JSON syntax at the position the message names.")
+            return value, None
+        if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+            self.issue(path, f"mappings file {value!r} must hold a JSON object of parameter -> object "
+                       "(e.g. {\"queries\": {id: text}, \"corpus\": {id: text}, \"relevant_docs\": {query id: [doc ids]}}).",
+                       "write one top-level key per evaluator parameter, each holding an object.")
+            return value, None
+        return str(file.resolve()), loaded
+
+    def check_mappings(self, mappings: dict[str, Any], name: Any, path: str) -> None:
+        """Every mapping key names a parameter; relevant_docs ids exist in queries and corpus."""
+        component = self.result.components.get(path.rsplit(".mappings", 1)[0])
+        parameters, _ = _signature(component) if component is not None else (None, {})
+        if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            accepted = [p.name for p in parameters if p.name != "self"]
+            for key in mappings:
+                if key not in accepted:
+                    self.issue(path, f"key {key!r} of the mappings file is not a parameter of evaluator {name!r}.{close_names(key, accepted)}",
+                               f"rename or remove the key; the evaluator's parameters: {', '.join(accepted)}.")
+        queries, corpus, relevant = (mappings.get(k) for k in ("queries", "corpus", "relevant_docs"))
+        if relevant is None:
+            return
+        bad_values = [q for q, docs in relevant.items() if not (isinstance(docs, list) and all(isinstance(d, str) for d in docs))]
+        if bad_values:
+            self.issue(path, f"relevant_docs must map each query id to a list of corpus ids (strings); not so for {_few(bad_values)}.",
+                       "write `\"relevant_docs\": {\"q1\": [\"d1\", \"d7\"]}`.")
+            return
+        if isinstance(queries, dict):
+            missing = [q for q in relevant if q not in queries]
+            if missing:
+                self.issue(path, f"relevant_docs names query ids that are not in queries: {_few(missing)}.",
+                           "add those queries to `queries`, or remove their entries from `relevant_docs`.")
+        if isinstance(corpus, dict):
+            missing = sorted({d for docs in relevant.values() for d in docs if d not in corpus})
+            if missing:
+                self.issue(path, f"relevant_docs names document ids that are not in corpus: {_few(missing)}.",
+                           "add those documents to `corpus`, or remove them from `relevant_docs`.")
 
     def callbacks(self, spec: Any) -> list[dict[str, Any]]:
         if spec is None:
@@ -723,8 +790,20 @@ def load_dataset_spec(spec: dict[str, Any]) -> Any:
         builder = {"tsv": "csv", "jsonl": "json"}.get(fmt, fmt)
         if fmt == "tsv":
             options = {"sep": "\t", "quoting": 3}  # tab-separated files are read verbatim (no quote characters)
-        return datasets.load_dataset(builder, data_files=spec["path"], split="train", **options)
+        # A local file is read in a moment; its "Generating train split" bar would only clutter the output.
+        bars_were_on = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()
+        try:
+            return datasets.load_dataset(builder, data_files=spec["path"], split="train", **options)
+        finally:
+            if bars_were_on:
+                datasets.enable_progress_bars()
     return datasets.load_dataset(spec["hub"], spec.get("subset"), split=spec.get("split", "train"), revision=spec.get("revision"))
+
+
+def _few(ids: list[Any], n: int = 5) -> str:
+    shown = ", ".join(repr(i) for i in ids[:n])
+    return shown + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 def _registry_names(kind: str) -> list[str]:
