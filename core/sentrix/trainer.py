@@ -1346,13 +1346,10 @@ class SentenceTransformerTrainer(Trainer):
             if finetuned_from:
                 card.set_base_model(finetuned_from)
         os.makedirs(self.args.output_dir, exist_ok=True)
-        from sentrix.training.model_folder import card_path
+        from sentrix.training.model_folder import card_path, write_text_atomically
 
         path = card_path(self.args.output_dir, overwrite=bool(getattr(self.args, "overwrite_output_dir", False)))
-        tmp = path + f".{uuid.uuid4().hex[:8]}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(generate_model_card(self.model, trainer=self))
-        os.replace(tmp, path)
+        write_text_atomically(path, generate_model_card(self.model, trainer=self))
 
     def push_to_hub(
         self,

@@ -72,13 +72,18 @@ def is_generated_card(path: str) -> bool:
     return "library_name: sentence-transformers" in front
 
 
-def _write_json(path: str, data: dict) -> None:
+def write_text_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a flushed temporary file and one rename: never half-written."""
     tmp = f"{path}.{uuid.uuid4().hex[:8]}.part"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _write_json(path: str, data: dict) -> None:
+    write_text_atomically(path, json.dumps(data, indent=1))
 
 
 def _remove(path: str) -> None:
@@ -214,6 +219,7 @@ __all__ = [
     "MANIFEST_NAME",
     "SIDE_CARD_NAME",
     "card_path",
+    "write_text_atomically",
     "is_generated_card",
     "read_manifest",
     "recover",
