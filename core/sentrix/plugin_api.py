@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "resolve_module_class": "sentrix.module_base",
     "require_peft": "sentrix.peft_mixin",
     "load_backend_encoder": "sentrix.backend.load",
+    "ROW_PACKING_KEY": "sentrix.packing",
+    "RowPacking": "sentrix.packing",
+    "pack_rows": "sentrix.packing",
     # losses: the embedding helper and input checks
     "embed_columns": "sentrix.embedding",
     "reuse_embeddings": "sentrix.embedding",

@@ -238,7 +238,7 @@ MODES = ("mean", "max", "cls", "lasttoken", "weightedmean", "mean_sqrt_len_token
 
 @pytest.mark.parametrize("include_prompt", [True, False])
 def test_bucketed_forward_equals_plain_on_minilm_for_every_pooling_mode(minilm, include_prompt):
-    """fp32, 1e-5, real STS pairs and NLI triplets. One Pooling with every mode (their outputs concatenated)
+    """Packed rows and length buckets, fp32, 1e-5, real STS pairs and NLI triplets. One Pooling with every mode (their outputs concatenated)
     checks all modes in one forward."""
     from sentrix.models import Pooling
 
@@ -253,11 +253,13 @@ def test_bucketed_forward_equals_plain_on_minilm_for_every_pooling_mode(minilm, 
         assert plain_forward_reason(minilm) is None
         for name, columns in batches.items():
             batch = [dict(minilm.preprocess(texts, prompt=prompt)) for texts in columns]
-            stats = padding_stats(batch, EmbeddingOptions(call_cost=0))
+            stats = padding_stats(batch, EmbeddingOptions(call_cost=0, pack=False), model=minilm)
             assert stats["model_calls"] > 1 and stats["planned_tokens"] < stats["per_column_tokens"]
+            packed = padding_stats(batch, model=minilm)  # the default: one call on packed rows
+            assert packed["model_calls"] == 1 and packed["planned_tokens"] < stats["per_column_tokens"]
             with torch.no_grad():
                 expected = _per_column(minilm, batch)
-                for options in (dict(call_cost=0), {}):
+                for options in (dict(call_cost=0, pack=False), dict(pack=False), {}):
                     got = embed_columns(minilm, clone_features(batch), **options)
                     for g, e in zip(got, expected):
                         assert g.shape == (24, 384 * len(MODES))

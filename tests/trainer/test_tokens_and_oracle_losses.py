@@ -76,7 +76,7 @@ def test_tokens_per_step_are_logged_and_reach_the_model_card(tmp_path, tiny_fold
     assert sum(entry["tokens_real"] for entry in logs) == real
     # the padding logged is the padding the planned forwards run, below plain per-column padding
     batch, _ = trainer.collect_features(next(iter(trainer._build_dataloader(trainer.train_dataset, 16, "train"))))
-    stats = padding_stats(batch)
+    stats = padding_stats(batch, model=trainer.model)
     assert logs[0]["tokens_padding"] == stats["planned_tokens"] - stats["real_tokens"]
     assert logs[0]["padding_share"] < 1 - stats["real_tokens"] / stats["per_column_tokens"]
     card = trainer.model.model_card_data.training_tokens
@@ -104,7 +104,7 @@ def test_argument_switch_gives_plain_forwards_and_the_log_says_why(tmp_path, tin
     per_column = sum(int(f["attention_mask"].numel()) for f in batch)
     real = sum(int(f["attention_mask"].sum()) for f in batch)
     assert logs[0]["tokens_padding"] == per_column - real
-    assert describe_forward(trainer.model).startswith("embedding forwards: columns merged and length-bucketed")
+    assert describe_forward(trainer.model).startswith("embedding forwards: columns merged, rows packed")
     from sentrix.training.run_header import run_header
 
     header = run_header(trainer)

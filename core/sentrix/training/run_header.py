@@ -3,7 +3,7 @@
 It names the library versions, the plugin distributions that provide components (with their
 versions), the data, and the padding share of the first batches: how much of each batch would be
 padding tokens with plain per-column padding, and how much with the forwards sentrix plans
-(length-bucketed, see :func:`sentrix.embedding.padding_stats`).
+(packed rows or length buckets, see :func:`sentrix.embedding.padding_stats`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def padding_share(trainer: Any, batches: int = 4) -> dict[str, Any] | None:
             if index >= batches:
                 break
             features, _ = trainer.collect_features(batch)
-            stats = padding_stats(features, _forward_options(trainer))
+            stats = padding_stats(features, _forward_options(trainer), trainer.model)
             for key in ("real_tokens", "planned_tokens", "per_column_tokens"):
                 totals[key] += int(stats[key])
             totals["batches"] += 1

@@ -22,7 +22,7 @@ LOGGED_KEYS = ("tokens_real", "tokens_padding", "padding_share")
 
 
 def describe_forward(model: Any, merge_and_bucket: bool | None = None) -> str:
-    """One line: whether the loss helper merges and buckets this model's forwards, and if not, why."""
+    """One line: whether the loss helper merges, packs or buckets this model's forwards, and if not, why."""
     options = current_options()
     if merge_and_bucket is not None:
         from dataclasses import replace
@@ -32,6 +32,13 @@ def describe_forward(model: Any, merge_and_bucket: bool | None = None) -> str:
     if reason is None and options.plain:
         reason = "merge=False and buckets=1 were set"
     if reason is None:
+        from sentrix.embedding import can_pack_rows
+
+        if options.pack and can_pack_rows(model):
+            return (
+                "embedding forwards: columns merged, rows packed into shared sequences (every model module declares "
+                "rows_independent and the input module runs packed rows)"
+            )
         return "embedding forwards: columns merged and length-bucketed (every model module declares rows_independent)"
     return f"embedding forwards: plain per-column, because {reason}"
 

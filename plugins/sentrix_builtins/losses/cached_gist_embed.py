@@ -127,7 +127,8 @@ class CachedGISTEmbedLoss(CachedLossMixin, nn.Module):
 
     def embed_minibatch_extra(self, minibatch: dict[str, Any]) -> Tensor:
         """The guide's embeddings of one mini-batch (step 1 only, no gradient)."""
-        return embed_columns(self.guide, [guide_features(self, minibatch)])[0]
+        # not packed, so duplicate texts keep bitwise equal guide embeddings (see GISTEmbedLoss.forward)
+        return embed_columns(self.guide, [guide_features(self, minibatch)], pack=False)[0]
 
     def calculate_loss(
         self,

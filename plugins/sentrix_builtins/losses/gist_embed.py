@@ -246,7 +246,10 @@ class GISTEmbedLoss(nn.Module):
         guide_inputs = [guide_features(self, f) for f in sentence_features]
         embeddings = embed_columns(self.model, sentence_features)
         with torch.no_grad():
-            guide_embeddings = embed_columns(self.guide, guide_inputs)
+            # Not packed: the guide's similarities are compared with a threshold, so a text that appears
+            # twice in the batch must get bitwise equal guide embeddings (a tie stays a tie). Packed rows sit
+            # at different offsets and can differ in the last bit; bucketed rows of equal length cannot.
+            guide_embeddings = embed_columns(self.guide, guide_inputs, pack=False)
         rows = embeddings[0].size(0)
         candidates, candidates_guide, offset = gather_gist_candidates(self, embeddings[1:], guide_embeddings[1:], rows)
         total = gist_chunk_loss(self, embeddings[0], guide_embeddings[0], candidates, candidates_guide, offset, 0, rows)

@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from sentrix.plugin_api import InputModule, InvalidInputError
+from sentrix.plugin_api import ROW_PACKING_KEY, InputModule, InvalidInputError, RowPacking
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,20 @@ def _check_local_weights(folder: str, allow_pickle: bool) -> None:
         )
 
 
+#: Encoder types that run packed rows exactly: positions from ``position_ids`` (counted from 0, or
+#: from ``pad_token_id + 1`` as RoBERTa-style embeddings do) and a ready 4-D attention mask passed through.
+#: Each is checked against the plain forward (values and gradients) in tests/core/test_row_packing.py;
+#: MPNet is not here: its relative position buckets do not survive packing.
+PACKABLE_MODEL_TYPES: dict[str, str] = {
+    "bert": "from_zero",
+    "distilbert": "from_zero",
+    "electra": "from_zero",
+    "roberta": "after_padding_idx",
+    "xlm-roberta": "after_padding_idx",
+    "camembert": "after_padding_idx",
+}
+
+
 class Transformer(InputModule):
     """Wraps ``transformers.AutoModel`` + ``AutoTokenizer`` for text.
 
@@ -137,9 +151,11 @@ class Transformer(InputModule):
             none; they need ``pip install sentrix[onnx]`` / ``sentrix[openvino]`` and cannot be trained.
             See ``sentrix.backend.load`` for the model_kwargs they take (``provider``, ``export``...).
         unpad_inputs: sentence-transformers' switch for packing a batch's texts into one unpadded
-            sequence for flash-attention variable-length kernels. This module always pads (same
-            embeddings, no packing speed-up): ``None`` (default) and ``False`` keep that, ``True`` is
-            kept in the saved config but warns at load time that the batches stay padded.
+            sequence for flash-attention variable-length kernels. This module does not use those
+            kernels: ``encode`` batches are padded (same embeddings), and in training the loss
+            helper packs rows itself where :meth:`can_pack_rows` allows, whatever this setting.
+            ``None`` (default) and ``False`` keep that; ``True`` is kept in the saved config but warns
+            at load time that it changes nothing.
 
     Example:
         .. code-block:: python
@@ -239,13 +255,14 @@ class Transformer(InputModule):
             message = (
                 f"unpad_inputs=True asks to pack each batch's texts into one unpadded sequence for flash-attention "
                 f"variable-length kernels (attn_implementation={attn!r}, backend={self.backend!r}). sentrix's "
-                "Transformer does not pack inputs: batches are padded, which gives the same embeddings without that "
-                "speed-up. Fix: set unpad_inputs=None (or False) to silence this warning."
+                "Transformer does not use those kernels: encode() batches are padded, which gives the same embeddings "
+                "without that speed-up, and training packs rows by itself where it can (sentrix.packing) whatever "
+                "this setting. Fix: set unpad_inputs=None (or False) to silence this warning."
             )
             warnings.warn(message, UserWarning, stacklevel=3)
             logger.warning(message)
         elif value is None and attn and "flash" in str(attn):
-            logger.info("attn_implementation=%r: batches are padded (this Transformer does not pack inputs).", attn)
+            logger.info("attn_implementation=%r: encode() batches are padded (no variable-length kernels).", attn)
 
     @staticmethod
     def _load_config(model_name_or_path: str, config_kwargs: dict[str, Any]) -> tuple[Any, bool]:
@@ -383,12 +400,63 @@ class Transformer(InputModule):
             self._prompt_lengths[prompt] = length
         return self._prompt_lengths[prompt]
 
+    def can_pack_rows(self) -> bool:
+        """True when this encoder can run packed rows (``sentrix.plugin_api.RowPacking``) exactly.
+
+        That needs a PyTorch encoder of a type whose positions come from ``position_ids`` and whose
+        attention takes a ready 4-D mask (:data:`PACKABLE_MODEL_TYPES`), absolute position
+        embeddings, and SDPA or eager attention (flash-attention kernels take no 4-D mask).
+        """
+        if self.backend != "torch" or not {"position_ids", "attention_mask"} <= self._forward_params:
+            return False
+        config = self.config
+        if getattr(config, "model_type", None) not in PACKABLE_MODEL_TYPES or getattr(config, "is_decoder", False):
+            return False
+        if getattr(config, "position_embedding_type", "absolute") not in (None, "absolute"):
+            return False
+        return getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+
     def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:
+        packing = features.get(ROW_PACKING_KEY)
+        if isinstance(packing, RowPacking):
+            return self._forward_packed(features, packing)
         inputs = {k: v for k, v in features.items() if k in self._forward_params and isinstance(v, torch.Tensor)}
         output = self.model(**inputs, return_dict=True)
         features[self.module_output_name] = output.last_hidden_state
         if getattr(self.config, "output_hidden_states", False) and output.hidden_states is not None:
             features["all_layer_embeddings"] = output.hidden_states
+        return features
+
+    def _forward_packed(self, features: dict[str, Any], packing: RowPacking) -> dict[str, Any]:
+        """One encoder call on the rows laid end to end; the outputs come back as padded rows."""
+        if not self.can_pack_rows():
+            raise InvalidInputError(
+                f"this Transformer ({getattr(self.config, 'model_type', '?')}, "
+                f"attn_implementation={getattr(self.config, '_attn_implementation', None)!r}) cannot run packed rows, "
+                "but the features hold a row packing. Fix: pack only when can_pack_rows() is True "
+                "(sentrix.embedding checks it), or run with SENTRIX_EMBED_PACK=0."
+            )
+        input_ids = features["input_ids"]
+        device = input_ids.device
+        width = int(features["attention_mask"].shape[1])
+        start = 0
+        if PACKABLE_MODEL_TYPES[self.config.model_type] == "after_padding_idx":
+            start = int(self.config.pad_token_id) + 1
+        inputs: dict[str, Any] = {
+            "input_ids": packing.pack(input_ids, fill=int(getattr(self.config, "pad_token_id", 0) or 0)),
+            "position_ids": packing.position_ids(start, device=device),
+        }
+        if self.config._attn_implementation == "sdpa":
+            inputs["attention_mask"] = packing.attention_mask(None, device=device)
+        else:
+            inputs["attention_mask"] = packing.attention_mask(self.model.dtype, device=device)
+        token_types = features.get("token_type_ids")
+        if isinstance(token_types, torch.Tensor) and "token_type_ids" in self._forward_params:
+            inputs["token_type_ids"] = packing.pack(token_types)
+        output = self.model(**inputs, return_dict=True)
+        features[self.module_output_name] = packing.unpack(output.last_hidden_state, width)
+        if getattr(self.config, "output_hidden_states", False) and output.hidden_states is not None:
+            features["all_layer_embeddings"] = tuple(packing.unpack(h, width) for h in output.hidden_states)
         return features
 
     # ------------------------------------------------------------------ save / load
