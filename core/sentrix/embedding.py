@@ -12,7 +12,7 @@ same gradients) while doing less work:
 * **packed rows**: when the model's input module can run them (:func:`can_pack_rows`; the
   built-in ``Transformer`` on BERT, DistilBERT, ELECTRA, RoBERTa, XLM-RoBERTa or CamemBERT
   encoders with SDPA or eager attention), the rows of a forward
-  are laid end to end in a few sequences as long as the longest row, each token keeping its
+  are laid end to end in a few sequences of one to two times the longest row, each token keeping its
   position in its own text and attending only to it (:mod:`sentrix.packing`): one model call with
   a few percent padding. The input module hands the next modules ordinary padded token
   embeddings, so pooling is unchanged.
@@ -52,7 +52,7 @@ among the rest takes the cheapest by an estimated cost, ``padded tokens + call_c
 calls``. ``call_cost`` is the fixed cost of one model call expressed in tokens: what a call
 costs beyond its tokens (layer launches, Python, the optimiser's share is not in it). It
 decides how many buckets pay off; bucket split points minimise that cost exactly. A packed
-forward is one call of ``packs * longest row`` tokens and is taken when it costs less than the
+forward is one call of ``packs * pack_length`` tokens and is taken when it costs less than the
 buckets (almost always).
 
 Configuration (argument > :func:`embedding_options` context > environment > default):

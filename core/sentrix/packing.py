@@ -2,8 +2,8 @@
 
 A padded batch of short and long texts spends most of an encoder's work on padding. Packing
 places the rows of a right-padded batch one after another into ``packs`` sequences of
-``pack_length`` tokens (first-fit decreasing, so ``pack_length`` is the longest row and a pack
-holds as many shorter rows as fit). Each token gets its position inside its own row and a
+``pack_length`` tokens (first-fit decreasing; ``pack_length`` is at least the longest row, chosen
+by :func:`pack_rows`, and a pack holds as many rows as fit). Each token gets its position inside its own row and a
 block-diagonal attention mask, so every row sees exactly its own tokens, as it would alone: the
 encoder's output for a row is the same up to float rounding, while the linear layers (most of
 an encoder's arithmetic) run on little more than the real tokens, in one call.
@@ -55,7 +55,7 @@ class RowPacking:
     """Where each row of a right-padded batch sits in the packed batch. Build it with :func:`pack_rows`.
 
     :param lengths: the real length (tokens) of each row, in row order.
-    :param pack_length: tokens per packed sequence (the longest row).
+    :param pack_length: tokens per packed sequence (from the longest row to twice it, see :func:`pack_rows`).
     :param pack_of: the pack each row went to.
     :param offset_of: where each row starts inside its pack.
     :param packs: the number of packed sequences.
