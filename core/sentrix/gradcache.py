@@ -17,6 +17,12 @@ Only one mini-batch of activations is alive at any time, so peak memory depends 
 mini-batch, not the batch; the price is a second forward. Loss and gradients are those of the
 plain loss (to float rounding).
 
+When the model's forwards run as packed rows (:func:`sentrix.embedding.will_pack_rows`), a
+mini-batch's activations follow its token count, so the ``mini_batch_size``-row mini-batches are
+cut from a token-balanced order of each column's rows (:func:`balanced_minibatch_order`,
+:meth:`CachedLossMixin.minibatch_order`) rather than from batch order; the loss still gets every
+column in batch order and cut at the usual places. ``SENTRIX_GRADCACHE_BALANCE=0`` keeps batch order.
+
 Memory that outlives a mini-batch is allocated once per column, before its first forward: the
 step-1 embeddings are written into one ``(rows, dim)`` buffer (``reps`` holds views of it) and
 their gradients form one tensor (no per-mini-batch copies). On CPU the C allocator (glibc) still
@@ -58,8 +64,10 @@ column). With ``with_backward=True`` the loss must call ``backward()`` itself (i
 by chunk, so the score matrix is never whole in memory) and return a detached value.
 
 A loss that needs a second, frozen embedding of each mini-batch (a guide model) overrides
-:meth:`~CachedLossMixin.embed_minibatch_extra`; the engine computes it once, in step 1, and passes
-the per-column lists to ``calculate_loss`` as the keyword ``extra_reps``.
+:meth:`~CachedLossMixin.embed_minibatch_extra`; the engine computes it once, in step 1, on the
+batch-order mini-batches (whatever order the model's own mini-batches take, so a guide's
+embeddings, and the ties between them, are those of sentence-transformers' cut), and passes the
+per-column lists to ``calculate_loss`` as the keyword ``extra_reps``.
 
 Wrapper losses (``MatryoshkaLoss``) recognise these losses with :func:`uses_gradient_cache` and
 wrap their ``calculate_loss`` rather than the model's forward, because step 3 runs after the
@@ -75,11 +83,12 @@ changing its imports; :func:`column_merging_disabled` stands for
 from __future__ import annotations
 
 import bisect
+import heapq
 import os
 import sys
 from contextlib import contextmanager, nullcontext
 from functools import partial
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -92,6 +101,7 @@ __all__ = [
     "uses_gradient_cache",
     "has_static_embedding_input",
     "minibatch_ranges",
+    "balanced_minibatch_order",
     "slice_minibatch",
     "validate_mini_batch_options",
     "column_merging_disabled",
@@ -252,6 +262,43 @@ def slice_minibatch(features: dict[str, Any], begin: int, end: int) -> dict[str,
             out[key] = value[begin:end, :keep]
         else:
             out[key] = value[begin:end]
+    return out
+
+
+def balanced_minibatch_order(lengths: Sequence[int], sizes: Sequence[int]) -> list[int]:
+    """A row order whose consecutive runs of ``sizes`` rows hold about the same number of tokens.
+
+    Longest rows first, each row goes to the run with the fewest tokens that still has room
+    (ties: the earlier run); inside a run the rows keep their batch order. Returns the row indices
+    run after run. With every run this size, the run with the most tokens (and so the mini-batch
+    with the most activations) is as small as this greedy split makes it, where consecutive rows
+    put a cluster of long texts into one run.
+    """
+    if sum(sizes) != len(lengths):
+        raise ValueError(f"run sizes {list(sizes)} add up to {sum(sizes)}, not to the {len(lengths)} rows")
+    runs: list[list[int]] = [[] for _ in sizes]
+    heap = [(0, index) for index, size in enumerate(sizes) if size > 0]
+    heapq.heapify(heap)
+    for row in sorted(range(len(lengths)), key=lambda r: -int(lengths[r])):
+        tokens, run = heapq.heappop(heap)
+        runs[run].append(row)
+        if len(runs[run]) < sizes[run]:
+            heapq.heappush(heap, (tokens + int(lengths[row]), run))
+    return [row for run in runs for row in sorted(run)]
+
+
+def _balance_enabled() -> bool:
+    return os.environ.get("SENTRIX_GRADCACHE_BALANCE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _take_rows(features: dict[str, Any], order: Tensor) -> dict[str, Any]:
+    rows = _rows(features)
+    out: dict[str, Any] = {}
+    for key, value in features.items():
+        if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == rows:
+            out[key] = value.index_select(0, order.to(value.device))
+        else:
+            out[key] = value  # batch metadata passes through
     return out
 
 
@@ -436,18 +483,47 @@ class CachedLossMixin:
                 random_state=None if random_states is None else random_states[i],
             )
 
+    def minibatch_order(self, sentence_feature: dict[str, Any], ranges: list[tuple[int, int]]) -> Tensor | None:
+        """The row order one column's mini-batches are cut from, or None for the batch order.
+
+        When the model's forwards run as packed rows, a mini-batch costs memory by its tokens, not
+        by its longest row, so the rows are dealt into runs of ``mini_batch_size`` with about equal
+        token counts (:func:`balanced_minibatch_order`): a cluster of long texts no longer makes one
+        mini-batch the peak of the whole step. The loss still sees every column in batch order and
+        cut at the same places, and the gradients are those of the batch-order cut (to float
+        rounding). Kept in batch order: token-budget mini-batches (``mini_batch_num_tokens``),
+        models that pad every mini-batch to its longest row (mixing lengths would add padding),
+        and ``SENTRIX_GRADCACHE_BALANCE=0``.
+        """
+        if self.mini_batch_num_tokens is not None or len(ranges) < 2 or not _balance_enabled():
+            return None
+        mask = sentence_feature.get("attention_mask")
+        if not isinstance(mask, Tensor) or mask.ndim != 2:
+            return None
+        from sentrix.embedding import will_pack_rows
+
+        if not will_pack_rows(self.model):
+            return None
+        order = balanced_minibatch_order(mask.sum(dim=1).tolist(), [end - begin for begin, end in ranges])
+        if order == sorted(order):
+            return None
+        return torch.tensor(order, dtype=torch.long)
+
     def forward_cached(self, sentence_features: Iterable[dict[str, Any]], labels: Tensor | None = None) -> Tensor:
         """Steps 1-3 (see the module docstring); returns the loss, whose backward trains the model."""
         sentence_features = list(sentence_features)
         grad_enabled = torch.is_grad_enabled()
         # Fix the cut points first: modules may edit the features in place while embedding.
         ranges = [minibatch_ranges(f, self.mini_batch_size, self.mini_batch_num_tokens) for f in sentence_features]
+        orders = [self.minibatch_order(f, r) for f, r in zip(sentence_features, ranges)]
+        # What the mini-batches are cut from: the column itself, or its rows in the balanced order.
+        embedded = [f if order is None else _take_rows(f, order) for f, order in zip(sentence_features, orders)]
 
         reps: list[list[Tensor]] = []
         leaves: list[Tensor] = []
         extras: list[list[Tensor | None]] = []
         states: list[list[RandContext | None]] = []
-        for features, column_ranges in zip(sentence_features, ranges):
+        for original, features, column_ranges, order in zip(sentence_features, embedded, ranges, orders):
             buffer, column_extras, column_states = None, [], []
             for begin, end in column_ranges:
                 rep, state = self.embed_minibatch(features, begin, end, with_grad=False, copy_random_state=grad_enabled)
@@ -460,11 +536,14 @@ class CachedLossMixin:
                         f"{begin}:{end}; the gradient cache needs one embedding row per input row. Fix: return the "
                         "model's 'sentence_embedding' for the mini-batch."
                     )
-                buffer[begin:end].copy_(rep.detach())
+                if order is None:
+                    buffer[begin:end].copy_(rep.detach())
+                else:  # back to batch order
+                    buffer.index_copy_(0, order[begin:end].to(buffer.device), rep.detach())
                 del rep
                 column_states.append(state)
-                with torch.no_grad():
-                    extra = self.embed_minibatch_extra(slice_minibatch(features, begin, end))
+                with torch.no_grad():  # in batch order, whatever order the model's mini-batches take
+                    extra = self.embed_minibatch_extra(slice_minibatch(original, begin, end))
                 column_extras.append(None if extra is None else extra.detach())
                 del extra
                 _release_freed_memory(buffer)
@@ -490,13 +569,16 @@ class CachedLossMixin:
                 f"{type(self).__name__} did not use text column(s) {', '.join(unused)} of the batch (their embeddings got "
                 "no gradient), yet every column is embedded twice. Fix: drop the unused column(s) from the dataset."
             )
-        cache = [[leaf.grad[begin:end] for begin, end in column_ranges] for leaf, column_ranges in zip(leaves, ranges)]
-        del leaves  # the step-1 embeddings are not needed in step 3
+        cache = []
+        for leaf, column_ranges, order in zip(leaves, ranges, orders):
+            grad = leaf.grad if order is None else leaf.grad.index_select(0, order.to(leaf.grad.device))
+            cache.append([grad[begin:end] for begin, end in column_ranges])
+        del leaves, grad  # the step-1 embeddings are not needed in step 3
         loss.register_hook(
             partial(
                 _replay_backward,
                 loss_obj=self,
-                sentence_features=sentence_features,
+                sentence_features=embedded,
                 cache=cache,
                 random_states=states,
                 ranges=ranges,

@@ -17,6 +17,7 @@ from sentrix.plugin_api import (
     CachedLossMixin,
     InvalidInputError,
     RandContext,
+    balanced_minibatch_order,
     cos_sim,
     minibatch_ranges,
     slice_minibatch,
@@ -180,6 +181,105 @@ def test_minibatch_ranges_by_rows_and_by_tokens():
     assert minibatch_ranges(features, 2, mini_batch_num_tokens=10) == [(0, 1), (1, 3), (3, 5)]
     # budget 4: a row longer than the budget gets a mini-batch of its own
     assert minibatch_ranges(features, 2, mini_batch_num_tokens=4) == [(0, 1), (1, 2), (2, 3), (3, 5)]
+
+
+def test_balanced_order_deals_long_rows_across_the_runs():
+    # the four long rows sit together: cut in batch order, the first run holds all of them
+    lengths = [40, 38, 36, 35, 5, 6, 4, 5, 7, 6, 5, 4]
+    sizes = [4, 4, 4]
+    order = balanced_minibatch_order(lengths, sizes)
+    assert sorted(order) == list(range(12))
+    runs = [order[0:4], order[4:8], order[8:12]]
+    assert all(run == sorted(run) for run in runs)  # batch order inside a run
+    tokens = [sum(lengths[r] for r in run) for run in runs]
+    # four long rows in three runs: one run takes two of them; the best split puts 36 + 35 + 4 + 4 there
+    assert max(tokens) == 79  # batch order: 149 in the first run
+    assert sum(lengths[r] for r in range(4)) == 149
+    # uneven last run and empty input
+    order = balanced_minibatch_order([3, 9, 1, 7, 5], [2, 2, 1])
+    assert sorted(order) == [0, 1, 2, 3, 4]
+    assert balanced_minibatch_order([], []) == []
+    with pytest.raises(ValueError, match="add up to 4"):
+        balanced_minibatch_order([1, 2, 3], [2, 2])
+
+
+def _clustered_batch(model, n_columns, rows):
+    """Columns whose long texts come first, so batch-order mini-batches are unbalanced."""
+    from loss_test_helpers import SENTENCES, features_for
+
+    texts = sorted(SENTENCES, key=len, reverse=True)
+    columns = []
+    for c in range(n_columns):
+        columns.append(features_for(model, texts[c: c + rows]))
+    return columns
+
+
+@pytest.mark.parametrize("twin", ["mnrl-hard-negatives", "gist", "mega-batch-margin"])
+def test_balanced_mini_batches_keep_the_loss_and_gradients(model64, guide64, twin, monkeypatch):
+    """Packed forwards: mini-batches are cut from a token-balanced row order; nothing the loss sees changes."""
+    cached_name, plain_name, n_columns, params = TWINS[twin]
+    batch = _clustered_batch(model64, n_columns, rows=9)
+    plain = loss_and_grads(model64, _build(plain_name, model64, guide64, params), batch)
+    cached = _build(cached_name, model64, guide64, params, mini_batch_size=3)
+    orders = []
+    original = cached.minibatch_order
+    monkeypatch.setattr(cached, "minibatch_order", lambda f, r: orders.append(original(f, r)) or orders[-1])
+    balanced = loss_and_grads(model64, cached, batch)
+    assert len(orders) == n_columns and all(o is not None for o in orders)
+    assert_strictly_equal(balanced, plain)
+    monkeypatch.setenv("SENTRIX_GRADCACHE_BALANCE", "0")
+    orders.clear()
+    assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
+    assert orders == [None] * n_columns
+
+
+def test_balanced_mini_batches_hold_fewer_tokens_at_most(model64):
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    features = _clustered_batch(model64, 1, rows=9)[0]
+    ranges = minibatch_ranges(features, 3)
+    lengths = features["attention_mask"].sum(dim=1)
+    order = cached.minibatch_order(features, ranges)
+    in_batch_order = max(int(lengths[b:e].sum()) for b, e in ranges)
+    balanced = max(int(lengths[order[b:e]].sum()) for b, e in ranges)
+    assert balanced < in_batch_order
+
+
+def test_no_balancing_where_rows_are_not_packed(model64):
+    """Padded forwards (packing off, plain forwards, token budgets) keep the batch order: mixing lengths adds padding."""
+    from sentrix.embedding import embedding_options
+
+    features = _clustered_batch(model64, 1, rows=9)[0]
+    ranges = minibatch_ranges(features, 3)
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    assert cached.minibatch_order(features, ranges) is not None
+    with embedding_options(pack=False):
+        assert cached.minibatch_order(features, ranges) is None
+    with embedding_options(merge_and_bucket=False):
+        assert cached.minibatch_order(features, ranges) is None
+    by_tokens = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_num_tokens=40)
+    assert by_tokens.minibatch_order(features, minibatch_ranges(features, 32, 40)) is None
+
+
+def test_dropout_masks_are_replayed_in_balanced_order(tiny_model_dir):
+    from sentrix import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
+    seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=3)
+    original = cached.embed_minibatch
+
+    def recording(*args, **kwargs):
+        reps, state = original(*args, **kwargs)
+        seen[kwargs["with_grad"]].append(reps.detach().clone())
+        return reps, state
+
+    cached.embed_minibatch = recording
+    batch = _clustered_batch(model, 2, rows=9)
+    assert cached.minibatch_order(batch[0], minibatch_ranges(batch[0], 3)) is not None
+    cached(batch, None).backward()
+    assert len(seen[False]) == len(seen[True]) == 6
+    for first, replay in zip(seen[False], seen[True]):
+        torch.testing.assert_close(first, replay, rtol=0, atol=0)
 
 
 def test_slice_minibatch_trims_trailing_padding_and_keeps_metadata():
