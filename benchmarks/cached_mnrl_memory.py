@@ -39,6 +39,7 @@ import platform
 import random
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -150,6 +151,23 @@ def measure_memory(model, features, cached: bool, config: str = "default") -> di
             "step_extra_mb": (peak - base) / 2**20}
 
 
+@contextmanager
+def environment(settings: dict[str, str]):
+    """These environment variables inside the block, the previous values after it."""
+    if MMAP_THRESHOLD in settings:
+        raise ValueError("the mmap threshold is set by measure_memory's child process, not through the environment")
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def peak_tensor_mb(model, features, cached: bool, config: str = "default") -> float:
     """Peak of the bytes held by live CPU tensors during one step, from the profiler's allocation events.
 
@@ -160,17 +178,8 @@ def peak_tensor_mb(model, features, cached: bool, config: str = "default") -> fl
     from torch.profiler import ProfilerActivity, profile
 
     loss = build_loss(model, cached)
-    saved = {key: os.environ.get(key) for key in CONFIGS[config]}
-    os.environ.update(CONFIGS[config])
-    try:
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            step(model, loss, features)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environment(CONFIGS[config]), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step(model, loss, features)
     model.zero_grad(set_to_none=True)
     allocations, stack = [], list(prof.profiler.kineto_results.experimental_event_tree())
     while stack:
@@ -219,12 +228,10 @@ def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
     for i in range(n_pairs + 1):
         times = {}
         for name, owner, loss, batches, env in arms[i % len(arms):] + arms[: i % len(arms)]:
-            os.environ.update(env)
-            start = time.perf_counter()
-            step(owner, loss, batches[i])
-            times[name] = (time.perf_counter() - start) / batch
-            for key in env:
-                os.environ.pop(key)
+            with environment(env):
+                start = time.perf_counter()
+                step(owner, loss, batches[i])
+                times[name] = (time.perf_counter() - start) / batch
         if i > 0:  # the first round warms up every arm
             results.append({
                 **{f"{name}_s_per_pair": value for name, value in times.items()},

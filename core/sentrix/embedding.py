@@ -708,16 +708,19 @@ def _resolve_call_cost(options: EmbeddingOptions, features_list: Sequence[dict[s
     return float(DEFAULT_CALL_COST.get(device, DEFAULT_CALL_COST["cuda"]))
 
 
+def _input_module(model: Any) -> Any:
+    """The first module of the model's pipeline, or None when the model is not a module pipeline."""
+    modules = _pipeline_modules(_unwrap_model(model))
+    return modules[0] if modules else None
+
+
 def can_pack_rows(model: Any) -> bool:
     """True when the model's input module runs packed rows (see :mod:`sentrix.packing`).
 
     The first module of the pipeline must offer ``can_pack_rows()`` and return True from it; the
     built-in ``Transformer`` does for BERT-style encoders with SDPA or eager attention.
     """
-    modules = _pipeline_modules(_unwrap_model(model))
-    if not modules:
-        return False
-    check = getattr(modules[0], "can_pack_rows", None)
+    check = getattr(_input_module(model), "can_pack_rows", None)
     if not callable(check):
         return False
     try:
@@ -741,8 +744,7 @@ def will_pack_rows(model: Any, options: EmbeddingOptions | None = None) -> bool:
 
 def _attention_scale(model: Any) -> float:
     """``pack_rows``' attention_scale for this model: six times the input module's hidden size."""
-    modules = _pipeline_modules(_unwrap_model(model)) or [None]
-    config = getattr(modules[0], "config", None)
+    config = getattr(_input_module(model), "config", None)
     hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
     return 6.0 * float(hidden) if isinstance(hidden, int) and hidden > 0 else float(DEFAULT_ATTENTION_SCALE)
 

@@ -292,7 +292,9 @@ def balanced_minibatch_order(lengths: Sequence[int], sizes: Sequence[int]) -> li
 
 
 def _balance_enabled() -> bool:
-    return os.environ.get("SENTRIX_GRADCACHE_BALANCE", "1").strip().lower() not in {"0", "false", "no", "off"}
+    from sentrix.embedding import _env_bool
+
+    return _env_bool("SENTRIX_GRADCACHE_BALANCE", True)
 
 
 def _take_rows(features: dict[str, Any], order: Tensor) -> dict[str, Any]:

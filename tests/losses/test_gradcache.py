@@ -136,13 +136,9 @@ def test_no_grad_gives_the_value_without_a_hook(model64):
     torch.testing.assert_close(value, expected.detach(), rtol=1e-9, atol=0)
 
 
-def test_dropout_masks_are_replayed(tiny_model_dir):
-    """With dropout on, the re-embedding in the backward pass must reproduce the first forward exactly."""
-    from sentrix import SentenceTransformer
-
-    model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
+def _assert_replayed_bitwise(cached, batch, mini_batches):
+    """Run one cached step; every mini-batch's second embedding (with graph) equals its first, bit for bit."""
     seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
-    cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=2)
     original = cached.embed_minibatch
 
     def recording(*args, **kwargs):
@@ -151,10 +147,19 @@ def test_dropout_masks_are_replayed(tiny_model_dir):
         return reps, state
 
     cached.embed_minibatch = recording
-    cached(make_batch(model, 2, rows=6), None).backward()
-    assert len(seen[False]) == len(seen[True]) == 6
+    cached(batch, None).backward()
+    assert len(seen[False]) == len(seen[True]) == mini_batches
     for first, replay in zip(seen[False], seen[True]):
         torch.testing.assert_close(first, replay, rtol=0, atol=0)
+
+
+def test_dropout_masks_are_replayed(tiny_model_dir):
+    """With dropout on, the re-embedding in the backward pass must reproduce the first forward exactly."""
+    from sentrix import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
+    cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=2)
+    _assert_replayed_bitwise(cached, make_batch(model, 2, rows=6), mini_batches=6)
     # and dropout really was active: two plain forwards differ
     features = make_batch(model, 1, rows=6)[0]
     assert not torch.equal(model(dict(features))["sentence_embedding"], model(dict(features))["sentence_embedding"])
@@ -264,22 +269,10 @@ def test_dropout_masks_are_replayed_in_balanced_order(tiny_model_dir):
     from sentrix import SentenceTransformer
 
     model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
-    seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
     cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=3)
-    original = cached.embed_minibatch
-
-    def recording(*args, **kwargs):
-        reps, state = original(*args, **kwargs)
-        seen[kwargs["with_grad"]].append(reps.detach().clone())
-        return reps, state
-
-    cached.embed_minibatch = recording
     batch = _clustered_batch(model, 2, rows=9)
     assert cached.minibatch_order(batch[0], minibatch_ranges(batch[0], 3)) is not None
-    cached(batch, None).backward()
-    assert len(seen[False]) == len(seen[True]) == 6
-    for first, replay in zip(seen[False], seen[True]):
-        torch.testing.assert_close(first, replay, rtol=0, atol=0)
+    _assert_replayed_bitwise(cached, batch, mini_batches=6)
 
 
 def test_slice_minibatch_trims_trailing_padding_and_keeps_metadata():
