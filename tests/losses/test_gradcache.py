@@ -14,11 +14,12 @@ from group_a_helpers import assert_strictly_equal, loss_and_grads
 from loss_test_helpers import make_batch
 
 from sentrix.plugin_api import (
+    ROW_PACKING_KEY,
     CachedLossMixin,
     InvalidInputError,
     RandContext,
-    balanced_minibatch_order,
     cos_sim,
+    length_sorted_minibatches,
     minibatch_ranges,
     slice_minibatch,
     uses_gradient_cache,
@@ -111,7 +112,10 @@ def test_optional_malloc_trim_leaves_the_gradients_unchanged(model64, monkeypatc
     assert calls == []  # off by default and with 0
     monkeypatch.setenv("SENTRIX_GRADCACHE_TRIM", "1")
     assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
-    assert len(calls) == 2 * 3 * 3  # steps 1 and 3, 3 columns, 3 mini-batches each
+    # step 1: once per batch-order or length-grouped mini-batch, whichever a column has more of; step 3: per group
+    plans = [cached.minibatch_plan(f, minibatch_ranges(f, 4)) for f in batch]
+    groups = [3 if plan is None else len(plan[1]) for plan in plans]
+    assert len(calls) == sum(max(3, g) for g in groups) + sum(groups)
 
 
 def test_gradient_accumulation_scale_reaches_every_mini_batch(model64):
@@ -159,7 +163,9 @@ def test_dropout_masks_are_replayed(tiny_model_dir):
 
     model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
     cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=2)
-    _assert_replayed_bitwise(cached, make_batch(model, 2, rows=6), mini_batches=6)
+    batch = make_batch(model, 2, rows=6)
+    groups = sum(len(cached.minibatch_plan(f, minibatch_ranges(f, 2))[1]) for f in batch)
+    _assert_replayed_bitwise(cached, batch, mini_batches=groups)
     # and dropout really was active: two plain forwards differ
     features = make_batch(model, 1, rows=6)[0]
     assert not torch.equal(model(dict(features))["sentence_embedding"], model(dict(features))["sentence_embedding"])
@@ -188,24 +194,65 @@ def test_minibatch_ranges_by_rows_and_by_tokens():
     assert minibatch_ranges(features, 2, mini_batch_num_tokens=4) == [(0, 1), (1, 2), (2, 3), (3, 5)]
 
 
-def test_balanced_order_deals_long_rows_across_the_runs():
-    # the four long rows sit together: cut in batch order, the first run holds all of them
+def _run_cost(lengths, run, scale):
+    width = max(max(lengths[r] for r in run), 1)
+    return len(run) * width * (1 + (width / scale if scale else 0))
+
+
+def _sorted_cuts(lengths, k):
+    """Every cut of the length-sorted rows into ``k`` consecutive runs."""
+    from itertools import combinations
+
+    rows = sorted(range(len(lengths)), key=lambda r: (lengths[r], r))
+    for cuts in combinations(range(1, len(rows)), k - 1):
+        bounds = [0, *cuts, len(rows)]
+        yield [rows[bounds[i]:bounds[i + 1]] for i in range(k)]
+
+
+@pytest.mark.parametrize("scale", [None, 6.0, 192.0])
+def test_length_sorted_minibatches_keep_every_run_within_the_budget(scale):
+    import random
+
+    rng = random.Random(7)
+    for trial in range(60):
+        lengths = [rng.choice([2, 3, 5, 8, 13, 21, 40]) for _ in range(rng.randint(1, 9))]
+        size = rng.randint(1, 4)
+        runs = length_sorted_minibatches(lengths, size, scale)
+        assert sorted(r for run in runs for r in run) == list(range(len(lengths)))
+        assert all(run == sorted(run) for run in runs)  # batch order inside a run
+        spans = [(min(lengths[r] for r in run), max(lengths[r] for r in run)) for run in runs]
+        assert all(later[1] <= earlier[0] for earlier, later in zip(spans, spans[1:]))  # longest run first
+        # the budget: `size` rows of the mean length, unpadded (or the dearest single row, if dearer)
+        mean = sum(lengths) / len(lengths)
+        single = max(_run_cost(lengths, [r], scale) for r in range(len(lengths)))
+        limit = max(size * mean * (1 + (mean / scale if scale else 0)), single)
+        dearest = max(_run_cost(lengths, run, scale) for run in runs)
+        assert dearest <= limit * (1 + 1e-9), (trial, lengths, size)
+        # as few runs as the budget allows, and the cheapest dearest run for that many (brute force)
+        for fewer in range(1, len(runs)):
+            assert all(max(_run_cost(lengths, run, scale) for run in cut) > limit * (1 + 1e-9)
+                       for cut in _sorted_cuts(lengths, fewer))
+        best = min(max(_run_cost(lengths, run, scale) for run in cut) for cut in _sorted_cuts(lengths, len(runs)))
+        assert dearest == pytest.approx(best, rel=1e-6), (trial, lengths, size)
+
+
+def test_length_sorted_minibatches_give_long_texts_fewer_rows():
+    # four long rows first: cut in batch order by 4 rows, the first mini-batch pads 4 rows to 40 tokens (160)
     lengths = [40, 38, 36, 35, 5, 6, 4, 5, 7, 6, 5, 4]
-    sizes = [4, 4, 4]
-    order = balanced_minibatch_order(lengths, sizes)
-    assert sorted(order) == list(range(12))
-    runs = [order[0:4], order[4:8], order[8:12]]
-    assert all(run == sorted(run) for run in runs)  # batch order inside a run
-    tokens = [sum(lengths[r] for r in run) for run in runs]
-    # four long rows in three runs: one run takes two of them; the best split puts 36 + 35 + 4 + 4 there
-    assert max(tokens) == 79  # batch order: 149 in the first run
-    assert sum(lengths[r] for r in range(4)) == 149
-    # uneven last run and empty input
-    order = balanced_minibatch_order([3, 9, 1, 7, 5], [2, 2, 1])
-    assert sorted(order) == [0, 1, 2, 3, 4]
-    assert balanced_minibatch_order([], []) == []
-    with pytest.raises(ValueError, match="add up to 4"):
-        balanced_minibatch_order([1, 2, 3], [2, 2])
+    runs = length_sorted_minibatches(lengths, 4)  # budget: 4 rows of the mean length, 63.7 tokens
+    assert [sorted(lengths[r] for r in run) for run in runs] == [[40], [38], [36], [35], [4, 4, 5, 5, 5, 6, 6, 7]]
+    # a row dearer than the budget (attention's memory makes long rows dearer) sets the limit for the rest
+    lengths = [40, 10, 10, 10, 3, 3, 3, 3]
+    assert [sorted(lengths[r] for r in run) for run in length_sorted_minibatches(lengths, 3)] == [
+        [40], [10, 10, 10], [3, 3, 3, 3]]
+    assert [sorted(lengths[r] for r in run) for run in length_sorted_minibatches(lengths, 3, attention_scale=10.0)] == [
+        [40], [3, 3, 3, 3, 10, 10, 10]]
+    # the budget follows the mini-batch size, not the batch: twice the rows, twice the runs
+    assert [len(run) for run in length_sorted_minibatches([6] * 32, 8)] == [8] * 4
+    assert [len(run) for run in length_sorted_minibatches([6] * 64, 8)] == [8] * 8
+    assert length_sorted_minibatches([], 3) == []
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        length_sorted_minibatches([1, 2], 0)
 
 
 def _clustered_batch(model, n_columns, rows):
@@ -220,59 +267,88 @@ def _clustered_batch(model, n_columns, rows):
 
 
 @pytest.mark.parametrize("twin", ["mnrl-hard-negatives", "gist", "mega-batch-margin"])
-def test_balanced_mini_batches_keep_the_loss_and_gradients(model64, guide64, twin, monkeypatch):
-    """Packed forwards: mini-batches are cut from a token-balanced row order; nothing the loss sees changes."""
+def test_length_grouped_mini_batches_keep_the_loss_and_gradients(model64, guide64, twin, monkeypatch):
+    """Mini-batches grouped by length: nothing the loss sees changes, nor the gradients."""
     cached_name, plain_name, n_columns, params = TWINS[twin]
     batch = _clustered_batch(model64, n_columns, rows=9)
     plain = loss_and_grads(model64, _build(plain_name, model64, guide64, params), batch)
     cached = _build(cached_name, model64, guide64, params, mini_batch_size=3)
-    orders = []
-    original = cached.minibatch_order
-    monkeypatch.setattr(cached, "minibatch_order", lambda f, r: orders.append(original(f, r)) or orders[-1])
-    balanced = loss_and_grads(model64, cached, batch)
-    assert len(orders) == n_columns and all(o is not None for o in orders)
-    assert_strictly_equal(balanced, plain)
-    monkeypatch.setenv("SENTRIX_GRADCACHE_BALANCE", "0")
-    orders.clear()
+    plans = []
+    original = cached.minibatch_plan
+    monkeypatch.setattr(cached, "minibatch_plan", lambda f, r: plans.append(original(f, r)) or plans[-1])
+    grouped = loss_and_grads(model64, cached, batch)
+    assert len(plans) == n_columns and all(p is not None for p in plans)
+    assert_strictly_equal(grouped, plain)
+    monkeypatch.setenv("SENTRIX_GRADCACHE_SORT", "0")
+    plans.clear()
     assert_strictly_equal(loss_and_grads(model64, cached, batch), plain)
-    assert orders == [None] * n_columns
+    assert plans == [None] * n_columns
 
 
-def test_balanced_mini_batches_hold_fewer_tokens_at_most(model64):
+def test_length_grouped_mini_batches_run_as_one_padded_forward_each(model64, monkeypatch):
+    """Each group is one unpacked forward at its own longest row: the padded tokens are the group's rows x width."""
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    batch = _clustered_batch(model64, 2, rows=9)
+    calls = []
+    original_forward = type(model64).forward
+
+    def recording(self, features, *args, **kwargs):
+        assert ROW_PACKING_KEY not in features
+        calls.append(features["attention_mask"].clone())
+        return original_forward(self, features, *args, **kwargs)
+
+    monkeypatch.setattr(type(model64), "forward", recording)
+    plans = [cached.minibatch_plan(f, minibatch_ranges(f, 3)) for f in batch]
+    cached([dict(f) for f in batch], None).backward()
+    expected = []
+    for features, (order, ranges) in zip(batch, plans):
+        lengths = features["attention_mask"].sum(dim=1)[order]
+        expected += [(end - begin, int(lengths[begin:end].max())) for begin, end in ranges]
+    assert [tuple(mask.shape) for mask in calls] == expected * 2  # step 1, then the replay in step 3
+    assert all(bool(mask[:, -1].any()) for mask in calls)  # no all-padding column: each runs at its longest row
+
+
+def test_length_grouping_lowers_the_dearest_mini_batch(model64):
     cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
     features = _clustered_batch(model64, 1, rows=9)[0]
     ranges = minibatch_ranges(features, 3)
     lengths = features["attention_mask"].sum(dim=1)
-    order = cached.minibatch_order(features, ranges)
-    in_batch_order = max(int(lengths[b:e].sum()) for b, e in ranges)
-    balanced = max(int(lengths[order[b:e]].sum()) for b, e in ranges)
-    assert balanced < in_batch_order
+    order, grouped_ranges = cached.minibatch_plan(features, ranges)
+    in_batch_order = max((e - b) * int(lengths[b:e].max()) for b, e in ranges)
+    grouped = max((e - b) * int(lengths[order[b:e]].max()) for b, e in grouped_ranges)
+    assert grouped < in_batch_order
 
 
-def test_no_balancing_where_rows_are_not_packed(model64):
-    """Padded forwards (packing off, plain forwards, token budgets) keep the batch order: mixing lengths adds padding."""
+def test_no_grouping_for_token_budgets_plain_forwards_or_the_switch(model64, monkeypatch):
     from sentrix.embedding import embedding_options
 
     features = _clustered_batch(model64, 1, rows=9)[0]
     ranges = minibatch_ranges(features, 3)
     cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
-    assert cached.minibatch_order(features, ranges) is not None
-    with embedding_options(pack=False):
-        assert cached.minibatch_order(features, ranges) is None
+    assert cached.minibatch_plan(features, ranges) is not None
+    with embedding_options(pack=False):  # grouping does not depend on packing
+        assert cached.minibatch_plan(features, ranges) is not None
     with embedding_options(merge_and_bucket=False):
-        assert cached.minibatch_order(features, ranges) is None
+        assert cached.minibatch_plan(features, ranges) is None
     by_tokens = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_num_tokens=40)
-    assert by_tokens.minibatch_order(features, minibatch_ranges(features, 32, 40)) is None
+    assert by_tokens.minibatch_plan(features, minibatch_ranges(features, 32, 40)) is None
+    assert cached.minibatch_plan(features, ranges[:1]) is None
+    monkeypatch.setenv("SENTRIX_GRADCACHE_SORT", "0")
+    assert cached.minibatch_plan(features, ranges) is None
+    monkeypatch.setenv("SENTRIX_GRADCACHE_SORT", "maybe")
+    with pytest.raises(InvalidInputError, match="SENTRIX_GRADCACHE_SORT"):
+        cached.minibatch_plan(features, ranges)
 
 
-def test_dropout_masks_are_replayed_in_balanced_order(tiny_model_dir):
+def test_dropout_masks_are_replayed_in_length_grouped_order(tiny_model_dir):
     from sentrix import SentenceTransformer
 
     model = SentenceTransformer(tiny_model_dir, device="cpu").train().double()
     cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=3)
     batch = _clustered_batch(model, 2, rows=9)
-    assert cached.minibatch_order(batch[0], minibatch_ranges(batch[0], 3)) is not None
-    _assert_replayed_bitwise(cached, batch, mini_batches=6)
+    plans = [cached.minibatch_plan(f, minibatch_ranges(f, 3)) for f in batch]
+    assert all(plan is not None for plan in plans)
+    _assert_replayed_bitwise(cached, batch, mini_batches=sum(len(plan[1]) for plan in plans))
 
 
 def test_slice_minibatch_trims_trailing_padding_and_keeps_metadata():
