@@ -87,7 +87,6 @@ changing its imports; :func:`column_merging_disabled` stands for
 from __future__ import annotations
 
 import bisect
-import heapq
 import os
 import sys
 from contextlib import contextmanager, nullcontext
