@@ -14,15 +14,16 @@ one training step needs (activations, embeddings, score chunks and the parameter
 A fresh process per measurement keeps both the model-loading peak and earlier steps out of the
 number. Batch 1024 and batch 64 (both ``mini_batch_size=32``) alternate, ``--pairs`` times, for
 each engine setting in :data:`CONFIGS` (rotated); the report gives the median and range of the
-paired ratios. The settings with ``SENTRIX_GRADCACHE_BALANCE=0`` are the control: mini-batches cut
-in batch order.
+paired ratios. The settings with ``SENTRIX_GRADCACHE_SORT=0`` are the control: mini-batches cut
+in batch order, ``mini_batch_size`` rows each (as sentence-transformers cuts them).
 
 Time. In one process, cached (``mini_batch_size=32``) and plain MNRL of sentrix and of
 sentence-transformers 6.2, and sentrix's cached MNRL with batch-order mini-batches and with
 ``mini_batch_size=64`` (six arms, order rotated every round) run on the same batches of
 ``--time-batch`` pairs (a size all hold), ``--pairs`` + 1 rounds (the first is a warm-up and is
-dropped); time per pair = step time / rows; the report gives the median and range of the ratios
-within each round: sentrix cached / sentrix plain (the target), and against sentence-transformers.
+dropped). In every round each arm first runs ``--warm-steps`` untimed steps (default 1) on batches
+of their own, so its timed step follows a step of its own, as in training. Time per pair = step
+time / rows; the report gives the median and range of the ratios within each round: sentrix cached / sentrix plain (the target), and against sentence-transformers.
 
     OMP_NUM_THREADS=1 python benchmarks/cached_mnrl_memory.py [--pairs 5] [--time-batch 128]
 
@@ -98,8 +99,8 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-#: Engine settings measured side by side: the malloc_trim switch and the token-balanced mini-batch
-#: order (``SENTRIX_GRADCACHE_BALANCE``; its "off" arms are the control).
+#: Engine settings measured side by side: the malloc_trim switch and the length-grouped mini-batches
+#: (``SENTRIX_GRADCACHE_SORT``; its "off" arms are the control).
 MMAP_THRESHOLD = "_mmap_threshold"  # not an environment variable: the child calls mallopt with it
 CONFIGS = {
     "default": {"SENTRIX_GRADCACHE_TRIM": "0", "SENTRIX_GRADCACHE_SORT": "1"},

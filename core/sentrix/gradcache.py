@@ -17,24 +17,27 @@ Only one mini-batch of activations is alive at any time, so peak memory depends 
 mini-batch, not the batch; the price is a second forward. Loss and gradients are those of the
 plain loss (to float rounding).
 
-When the model's forwards run as packed rows (:func:`sentrix.embedding.will_pack_rows`), a
-mini-batch's activations follow its token count, so the ``mini_batch_size``-row mini-batches are
-cut from a token-balanced order of each column's rows (:func:`balanced_minibatch_order`,
-:meth:`CachedLossMixin.minibatch_order`) rather than from batch order; the loss still gets every
-column in batch order and cut at the usual places. ``SENTRIX_GRADCACHE_BALANCE=0`` keeps batch order.
-Measured on all-MiniLM-L6-v2 (batch 1,024 against batch 64, mini-batch 32), the balanced order cut
-the growth of the peak resident memory from 1.45x to 1.28x: equal-sized mini-batches reuse each
-other's freed memory (``benchmarks/results/cached_mnrl_memory.md``).
+The mini-batches a column is embedded in are grouped by length (:meth:`CachedLossMixin.minibatch_plan`,
+:func:`length_sorted_minibatches`): the rows are sorted by length and cut into runs that each
+cost about ``mini_batch_size`` rows of the column's mean length, and each run is one padded forward
+at its own longest row. Rows of about one length share a forward, so there is little padding and
+attention keeps memory for each row's own length; a run of short texts holds more rows, one of
+long texts fewer, so the dearest mini-batch, and with it the peak, follows ``mini_batch_size`` and
+not the batch size. The loss still gets every column in batch order, cut every
+``mini_batch_size`` rows. ``SENTRIX_GRADCACHE_SORT=0`` keeps sentence-transformers' batch-order
+cut. Measured on all-MiniLM-L6-v2 (batch 1,024 against batch 64, mini-batch 32), the peak of live
+tensors grows 1.105x (1.155x in batch order) and is 16% lower at batch 1,024
+(``benchmarks/results/cached_mnrl_memory.md``).
 
 Memory that outlives a mini-batch is allocated once per column, before its first forward: the
 step-1 embeddings are written into one ``(rows, dim)`` buffer (``reps`` holds views of it) and
 their gradients form one tensor (no per-mini-batch copies). On CPU the C allocator (glibc) still
-keeps part of the freed activations of each mini-batch resident, so a big batch's peak grows with
-its number of mini-batches. ``SENTRIX_GRADCACHE_TRIM=1`` (Linux with glibc, CPU tensors) hands freed
-heap pages back to the system (``malloc_trim``) after every mini-batch. It helped most with
-batch-order mini-batches (1.45x to 1.29x in the same measurement; 1.28x to 1.26x with the balanced
-order) and made a step about a quarter slower in an earlier one (the pages are faulted in again by
-the next mini-batch), so it is off by default.
+keeps part of the freed activations of each mini-batch resident, so a big batch's peak resident
+memory grows with its number of mini-batches (1.40x from batch 64 to 1,024 in the measurement
+above). ``SENTRIX_GRADCACHE_TRIM=1`` (Linux with glibc, CPU tensors) hands freed heap pages back to
+the system (``malloc_trim``) after every mini-batch: 1.22x in the same measurement. It made a step
+about a quarter slower in an earlier one (the pages are faulted in again by the next mini-batch),
+so it is off by default.
 
 Writing a cached loss
 ---------------------
@@ -276,7 +279,8 @@ def length_sorted_minibatches(
     A run of ``n`` rows whose longest has ``w`` tokens costs ``n * w * (1 + w / attention_scale)``:
     its padded tokens, with attention's memory growing with the sequence length (``None``: tokens
     only). The budget of a run is the cost of ``mini_batch_size`` rows of the mean length, without
-    padding; a row dearer than that gets a run of its own. The rows are sorted by length and cut
+    padding; when one row alone costs more, that row's cost is the limit of every run (the peak is
+    that row's anyway, and fewer runs mean fewer forwards). The rows are sorted by length and cut
     into as few consecutive runs as keep within the budget, then the cut points are moved so that
     the dearest of those runs is as cheap as possible. So every run holds about the same memory,
     whatever the batch size: a run of short texts takes more rows than ``mini_batch_size``, one of

@@ -24,6 +24,8 @@ import pytest
 DATA = Path(__file__).resolve().parents[1] / "data"
 TEXTS = ["A man is playing a guitar.", "the cat sits on the mat", "a", "What is the capital of France?",
          "Paris is the capital of France, and London is the capital of the United Kingdom."]
+#: OpenVINO compile properties for float32 results (its CPU plugin defaults to bfloat16 where the CPU has it)
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def sts_sentences(n: int) -> list[str]:
@@ -93,9 +95,12 @@ def test_openvino_encodes_like_torch_and_saves_sentence_transformers_layout(tiny
     from sentrix import SentenceTransformer, export_static_quantized_openvino_model
 
     folder, reference = tiny_torch
-    model = SentenceTransformer(str(folder), backend="openvino", device="cpu")
+    # OpenVINO's CPU plugin computes in bfloat16 by default where the CPU supports it; float32 asked for
+    model = SentenceTransformer(str(folder), backend="openvino", device="cpu", model_kwargs={"ov_config": F32})
     assert model.get_backend() == "openvino"
     np.testing.assert_allclose(model.encode(TEXTS), reference, atol=1e-4, rtol=0)
+    default_precision = SentenceTransformer(str(folder), backend="openvino", device="cpu")
+    assert _cosines(default_precision.encode(TEXTS), reference).min() > 0.999
     model.save(str(tmp_path / "ov"))
     assert {"openvino/openvino_model.xml", "openvino/openvino_model.bin"} <= _files(tmp_path / "ov")
     export, kwargs = _st_finds(tmp_path / "ov", "openvino_model.xml", "openvino*.xml", "OpenVINO")
@@ -243,7 +248,7 @@ def test_minilm_openvino_and_static_quantized_export(minilm, tmp_path):
     from sentrix import SentenceTransformer, export_static_quantized_openvino_model
 
     folder, sentences, reference = minilm
-    model = SentenceTransformer(str(folder), backend="openvino", device="cpu")
+    model = SentenceTransformer(str(folder), backend="openvino", device="cpu", model_kwargs={"ov_config": F32})
     np.testing.assert_allclose(model.encode(sentences, normalize_embeddings=True), reference, atol=1e-4, rtol=0)
     model.save(str(tmp_path / "ov"))
     export_static_quantized_openvino_model(model, {"num_samples": 300}, str(tmp_path / "ov"),

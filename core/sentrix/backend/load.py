@@ -19,7 +19,9 @@ model_kwargs understood (all optional):
                            e.g. ``"CUDAExecutionProvider"`` before ``"CPUExecutionProvider"``)
 ``provider_options``       options for that provider (ONNX)
 ``session_options``        an ``onnxruntime.SessionOptions`` (ONNX)
-``ov_config``              OpenVINO compile properties, a dict or a path to a ``.json`` file
+``ov_config``              OpenVINO compile properties, a dict or a path to a ``.json`` file;
+                           on CPUs with bfloat16 OpenVINO computes in it unless given
+                           ``{"INFERENCE_PRECISION_HINT": "f32"}``
 ``device``                 OpenVINO device name (default ``"CPU"``)
 ``subfolder``, hub kwargs  ``cache_dir``, ``token``, ``revision``, ``local_files_only``,
                            ``trust_remote_code`` (used when exporting or downloading)

@@ -58,7 +58,8 @@ class CachedGISTEmbedLoss(CachedLossMixin, nn.Module):
         guide: a frozen SentenceTransformer that filters false negatives (re-tokenised input if its
             tokenizer or shorter ``max_seq_length`` differs from the model's).
         temperature: divides the cosine similarities; default 0.01; must be > 0.
-        mini_batch_size: rows per forward pass and per chunk of the score matrix; default 32.
+        mini_batch_size: rows per chunk of the score matrix, and the size of each forward pass: about this many
+            rows of the column's mean length (rows grouped by length, see ``sentrix.gradcache``); default 32.
         mini_batch_num_tokens: if set, mini-batches of at most this many real tokens instead; default None.
         show_progress_bar: show a progress bar over the mini-batches; default False.
         margin_strategy: ``"absolute"`` (default) or ``"relative"``.

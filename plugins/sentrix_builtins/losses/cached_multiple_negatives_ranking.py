@@ -55,8 +55,9 @@ class CachedMultipleNegativesRankingLoss(CachedLossMixin, nn.Module):
         model: the model to train.
         scale: inverse temperature multiplying the similarities; default 20.0; must be > 0.
         similarity_fct: matrix similarity, a callable or a name; default ``cos_sim``.
-        mini_batch_size: rows per forward pass and per chunk of the score matrix; default 32. Bounds memory;
-            larger is faster.
+        mini_batch_size: rows per chunk of the score matrix, and the size of each forward pass: about this many
+            rows of the column's mean length (rows grouped by length, see ``sentrix.gradcache``); default 32.
+            Bounds memory; larger is faster.
         mini_batch_num_tokens: if set, cut each column into mini-batches of at most this many real
             (non-padding) tokens instead of ``mini_batch_size`` rows (a longer single row still gets its own);
             default None.

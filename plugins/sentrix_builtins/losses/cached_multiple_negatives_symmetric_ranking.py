@@ -43,7 +43,8 @@ class CachedMultipleNegativesSymmetricRankingLoss(CachedMultipleNegativesRanking
         model: the model to train.
         scale: inverse temperature multiplying the similarities; default 20.0; must be > 0.
         similarity_fct: matrix similarity, a callable or a name; default ``cos_sim``.
-        mini_batch_size: rows per forward pass and per chunk of the score matrix; default 32.
+        mini_batch_size: rows per chunk of the score matrix, and the size of each forward pass: about this many
+            rows of the column's mean length (rows grouped by length, see ``sentrix.gradcache``); default 32.
         mini_batch_num_tokens: if set, mini-batches of at most this many real tokens instead; default None.
         gather_across_devices: in a distributed run, use every process's rows as candidates; default False.
         show_progress_bar: show a progress bar over the mini-batches; default False.

@@ -50,7 +50,8 @@ class MegaBatchMarginLoss(CachedLossMixin, nn.Module):
         negative_margin: ``cos(anchor, hardest negative)`` should stay below this; default 0.3.
         use_mini_batched_version: embed with the gradient cache (memory bounded by ``mini_batch_size``);
             default True. False embeds the whole batch at once (faster, more memory).
-        mini_batch_size: rows per forward pass and per chunk of the similarity matrix; default 50.
+        mini_batch_size: rows per chunk of the similarity matrix, and the size of each forward pass: about this
+            many rows of the column's mean length (rows grouped by length, see ``sentrix.gradcache``); default 50.
         mini_batch_num_tokens: if set, mini-batches of at most this many real tokens instead; default None.
         show_progress_bar: show a progress bar over the mini-batches; default False.
 
