@@ -99,8 +99,6 @@ def test_openvino_encodes_like_torch_and_saves_sentence_transformers_layout(tiny
     model = SentenceTransformer(str(folder), backend="openvino", device="cpu", model_kwargs={"ov_config": F32})
     assert model.get_backend() == "openvino"
     np.testing.assert_allclose(model.encode(TEXTS), reference, atol=1e-4, rtol=0)
-    default_precision = SentenceTransformer(str(folder), backend="openvino", device="cpu")
-    assert _cosines(default_precision.encode(TEXTS), reference).min() > 0.999
     model.save(str(tmp_path / "ov"))
     assert {"openvino/openvino_model.xml", "openvino/openvino_model.bin"} <= _files(tmp_path / "ov")
     export, kwargs = _st_finds(tmp_path / "ov", "openvino_model.xml", "openvino*.xml", "OpenVINO")
