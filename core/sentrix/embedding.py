@@ -128,7 +128,6 @@ __all__ = [
     "can_pack_rows",
     "padding_stats",
     "plain_forward_reason",
-    "will_pack_rows",
     "check_loss_inputs",
     "gather_with_grad",
     "process_rank",
@@ -727,19 +726,6 @@ def can_pack_rows(model: Any) -> bool:
         return bool(check())
     except Exception:  # noqa: BLE001 - a module that cannot tell does not pack
         return False
-
-
-def will_pack_rows(model: Any, options: EmbeddingOptions | None = None) -> bool:
-    """True when :func:`embed_columns` may run ``model``'s forwards as packed rows under these options.
-
-    The ``pack`` option is on, the options and the model's declarations allow merged forwards
-    (:func:`plain_forward_reason` is None) and the input module can pack (:func:`can_pack_rows`).
-    Whether a given batch is packed is still the planner's choice (it packs when that is cheaper).
-    """
-    options = options or current_options()
-    if not options.pack or options.plain or plain_forward_reason(model, options) is not None:
-        return False
-    return can_pack_rows(model)
 
 
 def _attention_scale(model: Any) -> float:

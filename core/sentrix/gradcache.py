@@ -586,8 +586,8 @@ class CachedLossMixin:
 
         Returns ``(order, embed_ranges)``: the column's rows in the order they are embedded and the
         row ranges of that order each mini-batch takes. The mini-batches are
-        :func:`length_sorted_minibatches` (at most as many as ``ranges``), each run as one padded
-        forward at its own longest row: rows of about one length share a forward, so there is
+        :func:`length_sorted_minibatches` (as many as their budget needs, not as ``ranges``), each
+        run as one padded forward at its own longest row: rows of about one length share a forward, so there is
         little padding and attention keeps memory for each row's own length, where a packed or
         batch-order mini-batch makes every row pay for the longest one. The loss still sees every
         column in batch order, cut at ``ranges``, and the gradients are those of the batch-order
