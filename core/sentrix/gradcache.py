@@ -29,13 +29,20 @@ cut. Measured on all-MiniLM-L6-v2 (batch 1,024 against batch 64, mini-batch 32),
 tensors grows 1.105x (1.155x in batch order) and is 16% lower at batch 1,024
 (``benchmarks/results/cached_mnrl_memory.md``).
 
+In step 3 embedding tables run with ``sparse=True`` (:func:`_sparse_embedding_gradients`): each
+mini-batch's backward adds the rows of its own tokens into one dense ``weight.grad``, instead of
+allocating, zero-filling and adding a table-sized gradient per mini-batch. With a 250,002-row
+table on the MiniLM shape (batch 256) that lowers the peak of live tensors from 775 to 488 MB and
+the time per pair to 0.57x (same measurement). ``SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS=0`` keeps the
+dense tables.
+
 Memory that outlives a mini-batch is allocated once per column, before its first forward: the
 step-1 embeddings are written into one ``(rows, dim)`` buffer (``reps`` holds views of it) and
 their gradients form one tensor (no per-mini-batch copies). On CPU the C allocator (glibc) still
 keeps part of the freed activations of each mini-batch resident, so a big batch's peak resident
-memory grows with its number of mini-batches (1.40x from batch 64 to 1,024 in the measurement
+memory grows with its number of mini-batches (1.49x from batch 64 to 1,024 in the measurement
 above). ``SENTRIX_GRADCACHE_TRIM=1`` (Linux with glibc, CPU tensors) hands freed heap pages back to
-the system (``malloc_trim``) after every mini-batch: 1.22x in the same measurement. It made a step
+the system (``malloc_trim``) after every mini-batch: 1.27x in the same measurement. It made a step
 about a quarter slower in an earlier one (the pages are faulted in again by the next mini-batch),
 so it is off by default.
 
@@ -454,6 +461,68 @@ def _embed_run(
         )
 
 
+def _sparse_embeddings_enabled() -> bool:
+    from sentrix.embedding import _env_bool
+
+    return _env_bool("SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS", True)
+
+
+@contextmanager
+def _sparse_embedding_gradients(model: Any) -> Iterator[None]:
+    """During step 3, embedding tables add each mini-batch's gradient rows into one dense gradient.
+
+    A dense ``nn.Embedding`` gives every backward a gradient the size of its whole table (45 MB
+    for a 30k-token vocabulary of width 384, 768 MB for a 250k one), zero-filled and then added
+    into ``weight.grad``, once per mini-batch. Inside the block such a table runs with
+    ``sparse=True``: its backward yields only the rows of the mini-batch's tokens, added in place
+    into a dense ``weight.grad`` allocated once (zeros, where it was None). The optimiser still
+    gets a dense gradient, equal to float rounding. A table that no replayed forward used gets its
+    ``None`` back, so optimisers skip it as before.
+
+    Skipped (the dense default) under ``torch.distributed`` with more than one process (the
+    reducer expects the layout it saw at wrap time), for compiled models, for tables that are
+    already sparse, frozen, or off CPU and CUDA, and with ``SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS=0``.
+    """
+    if not _sparse_embeddings_enabled() or hasattr(model, "_orig_mod"):
+        yield
+        return
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        yield
+        return
+    tables, seen = [], set()
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if (
+            isinstance(module, torch.nn.Embedding)
+            and not module.sparse
+            and isinstance(weight, Tensor)
+            and weight.requires_grad
+            and weight.device.type in ("cpu", "cuda")
+            and (weight.grad is None or weight.grad.layout == torch.strided)
+            and id(weight) not in seen
+        ):
+            seen.add(id(weight))
+            tables.append(module)
+    used: set[int] = set()
+    created, hooks = [], []
+    try:
+        for module in tables:
+            if module.weight.grad is None:
+                module.weight.grad = torch.zeros_like(module.weight)
+                created.append(module)
+            hooks.append(module.register_forward_hook(lambda m, _args, _out: used.add(id(m))))
+            module.sparse = True
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module in tables:
+            module.sparse = False
+        for module in created:
+            if id(module) not in used:
+                module.weight.grad = None
+
+
 def _replay_backward(
     grad_output: Tensor,
     *,
@@ -472,7 +541,7 @@ def _replay_backward(
     """
     model = getattr(loss_obj.model, "_orig_mod", loss_obj.model)
     remaining = sum(len(column) for column in cache)
-    with torch.enable_grad():
+    with torch.enable_grad(), _sparse_embedding_gradients(loss_obj.model):
         for features, grads, states, column_ranges, order in zip(sentence_features, cache, random_states, ranges, orders):
             if order is None:
                 iterator = loss_obj.embed_minibatch_iter(

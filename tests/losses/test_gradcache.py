@@ -140,6 +140,79 @@ def test_no_grad_gives_the_value_without_a_hook(model64):
     torch.testing.assert_close(value, expected.detach(), rtol=1e-9, atol=0)
 
 
+def _tables(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+
+
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_replayed_embedding_tables_take_sparse_rows_into_one_dense_gradient(model64, monkeypatch, switch):
+    """Step 3 runs embedding tables with sparse=True (switch on): same gradients, dense afterwards, flag restored."""
+    monkeypatch.setenv("SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS", switch)
+    batch = make_batch(model64, 3, rows=10, seed=7)
+    plain = loss_and_grads(model64, registry.create("multiple_negatives_ranking", model=model64), batch)
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    seen = []
+    hooks = [t.register_forward_hook(lambda m, _a, _o: seen.append((torch.is_grad_enabled(), m.sparse)))
+             for t in _tables(model64)]
+    try:
+        result = loss_and_grads(model64, cached, batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert_strictly_equal(result, plain)
+    replayed = {sparse for with_grad, sparse in seen if with_grad}
+    assert replayed == {switch == "1"}  # every replayed forward, and only those, ran sparse
+    assert {sparse for with_grad, sparse in seen if not with_grad} == {False}
+    for table in _tables(model64):
+        assert table.sparse is False and table.weight.grad.layout == torch.strided
+
+
+def test_tables_stay_dense_under_multi_process_training(model64, monkeypatch):
+    """With more than one process the reducer expects dense gradients: the replay leaves the tables alone."""
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda *a, **k: 2)
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    seen = []
+    hooks = [t.register_forward_hook(lambda m, _a, _o: seen.append(m.sparse)) for t in _tables(model64)]
+    try:
+        model64.zero_grad(set_to_none=True)
+        cached(make_batch(model64, 2, rows=7), None).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert seen and not any(seen)
+
+
+def test_sparse_embedding_rows_add_to_an_existing_gradient(model64):
+    """Gradient accumulation: a second cached backward adds into the dense gradient the first left."""
+    batch = make_batch(model64, 2, rows=8, seed=8)
+    plain = registry.create("multiple_negatives_ranking", model=model64)
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    value, once = loss_and_grads(model64, plain, batch)
+    model64.zero_grad(set_to_none=True)
+    cached(batch, None).backward()
+    cached(batch, None).backward()
+    twice = {n: p.grad / 2 for n, p in model64.named_parameters() if p.grad is not None}
+    assert_strictly_equal((value, twice), (value, once))
+
+
+def test_unused_or_frozen_embedding_tables_keep_no_gradient(tiny_model_dir):
+    """A table no replayed forward used gets None back (optimisers skip it); a frozen one is left alone."""
+    from sentrix import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu").double()
+    model[0].unused_table = torch.nn.Embedding(10, 4).double()
+    words = model[0].auto_model.get_input_embeddings()
+    words.weight.requires_grad_(False)
+    cached = registry.create("cached_multiple_negatives_ranking", model=model, mini_batch_size=3)
+    model.zero_grad(set_to_none=True)
+    cached(make_batch(model, 2, rows=7), None).backward()
+    assert model[0].unused_table.weight.grad is None
+    assert words.weight.grad is None
+    trained = [t for t in _tables(model) if t.weight.requires_grad and t is not model[0].unused_table]
+    assert trained and all(t.weight.grad is not None and t.weight.grad.layout == torch.strided for t in trained)
+
+
 def _assert_replayed_bitwise(cached, batch, mini_batches):
     """Run one cached step; every mini-batch's second embedding (with graph) equals its first, bit for bit."""
     seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
