@@ -472,8 +472,8 @@ def _sparse_embedding_gradients(model: Any) -> Iterator[None]:
     """During step 3, embedding tables add each mini-batch's gradient rows into one dense gradient.
 
     A dense ``nn.Embedding`` gives every backward a gradient the size of its whole table (45 MB
-    for a 30k-token vocabulary of width 384, 768 MB for a 250k one), zero-filled and then added
-    into ``weight.grad``, once per mini-batch. Inside the block such a table runs with
+    for 30k tokens of width 384, 768 MB for 250k of width 768), zero-filled and then added into
+    ``weight.grad``, once per mini-batch. Inside the block such a table runs with
     ``sparse=True``: its backward yields only the rows of the mini-batch's tokens, added in place
     into a dense ``weight.grad`` allocated once (zeros, where it was None). The optimiser still
     gets a dense gradient, equal to float rounding. A table that no replayed forward used gets its
