@@ -543,20 +543,14 @@ def _replay_backward(
     remaining = sum(len(column) for column in cache)
     with torch.enable_grad(), _sparse_embedding_gradients(loss_obj.model):
         for features, grads, states, column_ranges, order in zip(sentence_features, cache, random_states, ranges, orders):
-            if order is None:
-                iterator = loss_obj.embed_minibatch_iter(
-                    sentence_feature=features,
-                    with_grad=True,
-                    copy_random_state=False,
-                    random_states=states,
-                    ranges=column_ranges,
-                )
-            else:
-                iterator = (
-                    _embed_run(loss_obj, features, order, begin, end, with_grad=True, copy_random_state=False,
-                               random_state=state)
-                    for (begin, end), state in zip(column_ranges, states)
-                )
+            iterator = loss_obj.embed_minibatch_iter(
+                sentence_feature=features,
+                with_grad=True,
+                copy_random_state=False,
+                random_states=states,
+                ranges=column_ranges,
+                order=order,
+            )
             for grad in grads:
                 remaining -= 1
                 with _replay_sync(model, synchronize=remaining == 0):
@@ -629,8 +623,12 @@ class CachedLossMixin:
         copy_random_state: bool,
         random_states: list[RandContext | None] | None = None,
         ranges: list[tuple[int, int]] | None = None,
+        order: Tensor | None = None,
     ) -> Iterator[tuple[Tensor, RandContext | None]]:
-        """Embed every mini-batch of one column in order, yielding ``(embeddings, rng_state)``."""
+        """Embed every mini-batch of one column in order, yielding ``(embeddings, rng_state)``.
+
+        With ``order`` (from :meth:`minibatch_plan`), ``ranges`` are ranges of that row order.
+        """
         if ranges is None:
             ranges = minibatch_ranges(sentence_feature, self.mini_batch_size, self.mini_batch_num_tokens)
         items: Iterable = enumerate(ranges)
@@ -639,10 +637,12 @@ class CachedLossMixin:
 
             items = tqdm.tqdm(items, total=len(ranges), desc="Embed mini-batches")
         for i, (begin, end) in items:
-            yield self.embed_minibatch(
-                sentence_feature=sentence_feature,
-                begin=begin,
-                end=end,
+            yield _embed_run(
+                self,
+                sentence_feature,
+                order,
+                begin,
+                end,
                 with_grad=with_grad,
                 copy_random_state=copy_random_state,
                 random_state=None if random_states is None else random_states[i],

@@ -413,6 +413,22 @@ def test_no_grouping_for_token_budgets_plain_forwards_or_the_switch(model64, mon
         cached.minibatch_plan(features, ranges)
 
 
+def test_progress_bar_counts_the_length_grouped_mini_batches(model64, monkeypatch):
+    """show_progress_bar: the replay's bar runs over each column's length groups, as over batch-order mini-batches."""
+    import tqdm
+
+    totals = []
+    original = tqdm.tqdm
+    monkeypatch.setattr(tqdm, "tqdm", lambda items, total=None, **kw: totals.append(total) or original(items, total=total, disable=True))
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3, show_progress_bar=True)
+    batch = _clustered_batch(model64, 2, rows=9)
+    plans = [cached.minibatch_plan(f, minibatch_ranges(f, 3)) for f in batch]
+    assert all(plan is not None for plan in plans)
+    model64.zero_grad(set_to_none=True)
+    cached(batch, None).backward()
+    assert totals == [len(plan[1]) for plan in plans]
+
+
 def test_dropout_masks_are_replayed_in_length_grouped_order(tiny_model_dir):
     from sentrix import SentenceTransformer
 
