@@ -468,7 +468,7 @@ def _sparse_embeddings_enabled() -> bool:
 
 
 @contextmanager
-def _sparse_embedding_gradients(model: Any) -> Iterator[None]:
+def _sparse_embedding_gradients(model: Any, enabled: bool = True) -> Iterator[None]:
     """During step 3, embedding tables add each mini-batch's gradient rows into one dense gradient.
 
     A dense ``nn.Embedding`` gives every backward a gradient the size of its whole table (45 MB
@@ -481,9 +481,10 @@ def _sparse_embedding_gradients(model: Any) -> Iterator[None]:
 
     Skipped (the dense default) under ``torch.distributed`` with more than one process (the
     reducer expects the layout it saw at wrap time), for compiled models, for tables that are
-    already sparse, frozen, or off CPU and CUDA, and with ``SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS=0``.
+    already sparse, frozen, or off CPU and CUDA, and when not ``enabled``
+    (``SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS=0``, read in step 1 so a bad value stops before any forward).
     """
-    if not _sparse_embeddings_enabled() or hasattr(model, "_orig_mod"):
+    if not enabled or hasattr(model, "_orig_mod"):
         yield
         return
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
@@ -532,6 +533,7 @@ def _replay_backward(
     random_states: list[list[RandContext | None]],
     ranges: list[list[tuple[int, int]]],
     orders: list[Tensor | None],
+    sparse_embeddings: bool = True,
 ) -> None:
     """Step 3: re-embed each mini-batch with gradients and push its cached gradient into the model.
 
@@ -541,7 +543,7 @@ def _replay_backward(
     """
     model = getattr(loss_obj.model, "_orig_mod", loss_obj.model)
     remaining = sum(len(column) for column in cache)
-    with torch.enable_grad(), _sparse_embedding_gradients(loss_obj.model):
+    with torch.enable_grad(), _sparse_embedding_gradients(loss_obj.model, sparse_embeddings):
         for features, grads, states, column_ranges, order in zip(sentence_features, cache, random_states, ranges, orders):
             iterator = loss_obj.embed_minibatch_iter(
                 sentence_feature=features,
@@ -690,6 +692,7 @@ class CachedLossMixin:
         """Steps 1-3 (see the module docstring); returns the loss, whose backward trains the model."""
         sentence_features = list(sentence_features)
         grad_enabled = torch.is_grad_enabled()
+        sparse_embeddings = _sparse_embeddings_enabled() if grad_enabled else False
         # Fix the cut points first: modules may edit the features in place while embedding.
         ranges = [minibatch_ranges(f, self.mini_batch_size, self.mini_batch_num_tokens) for f in sentence_features]
         plans = [self.minibatch_plan(f, r) for f, r in zip(sentence_features, ranges)]
@@ -764,6 +767,7 @@ class CachedLossMixin:
                 random_states=states,
                 ranges=embed_ranges,
                 orders=orders,
+                sparse_embeddings=sparse_embeddings,
             )
         )
         return loss

@@ -167,6 +167,19 @@ def test_replayed_embedding_tables_take_sparse_rows_into_one_dense_gradient(mode
         assert table.sparse is False and table.weight.grad.layout == torch.strided
 
 
+def test_a_bad_sparse_embeddings_switch_stops_before_any_forward(model64, monkeypatch):
+    monkeypatch.setenv("SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS", "maybe")
+    cached = registry.create("cached_multiple_negatives_ranking", model=model64, mini_batch_size=3)
+    calls = []
+    hook = model64.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        with pytest.raises(InvalidInputError, match="SENTRIX_GRADCACHE_SPARSE_EMBEDDINGS"):
+            cached(make_batch(model64, 2, rows=7), None)
+    finally:
+        hook.remove()
+    assert calls == []
+
+
 def test_tables_stay_dense_under_multi_process_training(model64, monkeypatch):
     """With more than one process the reducer expects dense gradients: the replay leaves the tables alone."""
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
